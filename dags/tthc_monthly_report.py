@@ -1,0 +1,155 @@
+"""
+### Monthly TTHC reform report (`tthc_monthly_report`)
+
+For one reporting period (the run's data interval, or the `period` parameter) and each reporting
+unit (district) of the province: fetch the one-stop system's dossiers and the hotline 1022's
+feedback, land them without personal data, compute the metrics of `metrics.md` into the
+warehouse, and write the district's report (`.docx`) under `{data root}/reports/{YYYY-MM}/`.
+
+* **Period**: `nd09` (15th to 15th, Decree 09/2019/ND-CP) by default; `calendar` by configuration
+  (`include/config/pipeline.yaml`). A scheduled run starts a configured delay after its period closes.
+* **Parameters**: `period` (`YYYY-MM`, wins over the data interval) and `districts` (GSO codes; empty = all).
+* **One mapped task group per district**, labelled with the district's name: a district that fails
+  fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
+* **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
+  `tthc_warehouse` (optional; SQLite under the Airflow home by default). Data root: `TTHC_DATA_ROOT`.
+
+Orchestration only: the work is done by the `tthc` package (no Airflow inside), the Airflow glue
+is `tthc_airflow`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task, task_group
+from tthc.config import load_config
+from tthc_airflow.timetable import ReportingPeriodTimetable
+
+CONFIG = load_config()
+SCHEDULE = CONFIG.schedule
+DISTRICT_CHOICES = [u.code for u in CONFIG.hierarchy.reporting_units]
+
+
+def _label_map_index(unit: dict[str, str]) -> None:
+    """Show the district's name on the task's map index in the UI."""
+    get_current_context()["district_label"] = unit["label"]
+
+
+def _period(unit: dict[str, str]) -> Any:
+    from tthc.periods import parse_period
+
+    return parse_period(unit["period"], SCHEDULE.convention)
+
+
+def _unit(unit: dict[str, str]) -> Any:
+    return CONFIG.hierarchy.get(unit["code"])
+
+
+with DAG(
+    dag_id="tthc_monthly_report",
+    description="Monthly administrative-procedure reform report of every district",
+    doc_md=__doc__,
+    schedule=ReportingPeriodTimetable(SCHEDULE.convention, timedelta(hours=SCHEDULE.delay_hours)),
+    start_date=datetime.combine(SCHEDULE.start_date, datetime.min.time()),
+    catchup=False,
+    max_active_runs=2,
+    tags=["tthc", "report", CONFIG.hierarchy.province.short_name],
+    default_args={
+        "owner": "tthc",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    params={
+        "period": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                        title="Period (YYYY-MM)",
+                        description="Reporting month. Empty: the run's data interval names the period."),
+        "districts": Param([], type="array", items={"type": "string", "enum": DISTRICT_CHOICES},
+                           title="Districts (GSO codes)", description="Empty: every district."),
+        "inputs": Param({}, type="object", title="Operator inputs",
+                        description="Inspections, resources, assessment for this run (override include/inputs)."),
+    },
+) as dag:
+
+    @task
+    def plan_run() -> list[dict[str, str]]:
+        """Resolve the run's period and the districts to report on."""
+        from tthc.periods import resolve_period
+        from tthc.pipeline import plan
+
+        context = get_current_context()
+        period = resolve_period(context["params"].get("period"), context.get("data_interval_start"),
+                                context.get("data_interval_end"), SCHEDULE.convention)
+        units = plan(CONFIG, period, context["params"].get("districts") or [])
+        print(f"period {period.name}: [{period.start.isoformat()}, {period.end.isoformat()}), "
+              f"{len(units)} district(s): {', '.join(u['label'] for u in units)}")
+        return units
+
+    @task_group(group_id="district")
+    def per_district(unit: dict[str, str]) -> None:
+        """One district's month: extract both sources, compute metrics, write the report."""
+
+        @task(map_index_template="{{ district_label }}", retries=3)
+        def extract_dossiers(unit: dict[str, str]) -> dict[str, Any]:
+            """Dossiers open during the period, from the one-stop system (connection tthc_one_stop)."""
+            from tthc.pipeline import extract_dossiers as step
+            from tthc.sources import RetryPolicy
+            from tthc_airflow.hooks import OneStopHook, data_root
+
+            _label_map_index(unit)
+            x = CONFIG.extraction
+            policy = RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds,
+                                 x.timeout_seconds, x.max_passes)
+            hook = OneStopHook()
+            return step(lambda d, f, t: hook.fetch(d, f, t, policy, x.page_size), data_root(), _period(unit),
+                        _unit(unit))
+
+        @task(map_index_template="{{ district_label }}", retries=3)
+        def extract_feedback(unit: dict[str, str]) -> dict[str, Any]:
+            """Feedback received during the period, from the hotline 1022 (connection tthc_hotline_1022)."""
+            from tthc.pipeline import extract_feedback as step
+            from tthc.sources import RetryPolicy
+            from tthc_airflow.hooks import HotlineHook, data_root
+
+            _label_map_index(unit)
+            x = CONFIG.extraction
+            policy = RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds,
+                                 x.timeout_seconds, x.max_passes)
+            hook = HotlineHook()
+            return step(lambda d, f, t: hook.fetch(d, f, t, policy, x.feedback_limit), data_root(), _period(unit),
+                        _unit(unit))
+
+        @task(map_index_template="{{ district_label }}")
+        def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
+            """metrics.md over the landed extracts, replacing the period's rows in the warehouse."""
+            from tthc.pipeline import compute_metrics as step
+            from tthc_airflow.hooks import data_root, warehouse_url
+
+            _label_map_index(unit)
+            return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"])
+
+        @task(map_index_template="{{ district_label }}")
+        def write_report(unit: dict[str, str]) -> dict[str, Any]:
+            """The district's report (.docx) from the warehouse rows, with the operator inputs."""
+            from tthc.pipeline import write_report as step
+            from tthc_airflow.hooks import data_root, warehouse_url
+
+            _label_map_index(unit)
+            params = get_current_context()["params"]
+            return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
+                        params.get("inputs") or None)
+
+        [extract_dossiers(unit), extract_feedback(unit)] >> compute_metrics(unit) >> write_report(unit)
+
+    @task(trigger_rule="all_done")
+    def summarize(units: list[dict[str, str]]) -> dict[str, Any]:
+        """Print what the run did; fail when any district has no report, so the failure notifies."""
+        from tthc_airflow.summary import summarize_run
+
+        return summarize_run(get_current_context(), units)
+
+    units = plan_run()
+    per_district.expand(unit=units) >> summarize(units)

@@ -1,0 +1,175 @@
+"""Pipeline configuration: read from ``include/config/pipeline.yaml`` in one place, validated on load.
+
+Why here and typed: districts, signers, documents cited, recipients and targets change with the
+province and with time; they are edited by operators who are not programmers. A typo must stop
+the run at load with a message naming the file and the field, not surface as a wrong report.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tthc.periods import CONVENTIONS
+from tthc.units import Hierarchy, load_hierarchy
+
+INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
+DEFAULT_CONFIG = INCLUDE_DIR / "config" / "pipeline.yaml"
+CONFIG_ENV = "TTHC_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing or invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Document(_Strict):
+    """A document cited in the report, e.g. ``Công điện 644/CĐ-TTg`` of 13/7/2023 by the Prime Minister."""
+
+    title: str
+    date: date
+    issuer: str  # as written in full citations: "Ủy ban nhân dân tỉnh Đồng Tháp"
+    issuer_short: str | None = None  # as written in the closing sentence: "Ủy ban nhân dân tỉnh"
+    about: str | None = None  # "về việc ..." where the report cites it
+
+
+class Signer(_Strict):
+    capacity_prefix: str = "TM. ỦY BAN NHÂN DÂN"
+    capacity: str = "CHỦ TỊCH"
+    name: str | None = None  # None: the line stays blank and the run warns
+
+
+class ReportSettings(_Strict):
+    """What a report cites and to whom it goes; defaults overlaid by a unit's and a period's values."""
+
+    recipient: str
+    implements: list[Document]  # the documents whose implementation is reported (subject line)
+    request: Document  # the request this report answers (opening paragraph)
+    inspection_plan: str | None = None  # e.g. "Kế hoạch số 1537/KH-UBND ngày 03/3/2023 về kiểm tra công vụ năm 2023"
+    inspection_lead: str | None = None  # e.g. "Phòng Nội vụ"
+    distribution: list[str]  # "Nơi nhận" items after the recipient line ("Như trên" first)
+    archive: str  # the "Lưu:" item, e.g. "VT, NCVN (s)"
+    signer: Signer = Field(default_factory=Signer)
+
+
+class Targets(_Strict):
+    """Targets (percent) below which the report writes a shortcoming; None disables the comparison."""
+
+    online_payment_rate: float | None = 50.0
+    on_time_rate: float | None = 95.0
+    dossier_digitization_rate: float | None = None
+    result_digitization_rate: float | None = None
+
+
+class Extraction(_Strict):
+    page_size: int = Field(1000, ge=1, le=1000)
+    feedback_limit: int = Field(500, ge=1, le=500)
+    timeout_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    backoff_initial_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(60.0, ge=0)
+    max_passes: int = Field(5, ge=1)  # full re-reads of a live, shifting result set before giving up
+
+
+class Schedule(_Strict):
+    convention: str = "nd09"
+    delay_hours: int = Field(48, ge=0)  # wait after a period closes, so late entries are in the sources
+    start_date: date = date(2023, 1, 15)
+
+    @field_validator("convention")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CONVENTIONS:
+            raise ValueError(f"must be one of {', '.join(CONVENTIONS)}")
+        return value
+
+
+class PipelineConfig(_Strict):
+    units_file: str  # relative to include/
+    template: str  # relative to include/
+    inputs_dir: str = "inputs"  # relative to include/
+    schedule: Schedule = Field(default_factory=Schedule)
+    targets: Targets = Field(default_factory=Targets)
+    extraction: Extraction = Field(default_factory=Extraction)
+    report_defaults: dict[str, Any]
+    report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # per unit code, per period name (YYYY-MM): values that change for that period only
+    report_periods: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    include_dir: Path = INCLUDE_DIR
+
+    @cached_property
+    def hierarchy(self) -> Hierarchy:
+        return load_hierarchy(self.include_dir / self.units_file)
+
+    @property
+    def template_path(self) -> Path:
+        return self.include_dir / self.template
+
+    @property
+    def inputs_path(self) -> Path:
+        return self.include_dir / self.inputs_dir
+
+    def report_settings(self, unit_code: str, period_name: str) -> ReportSettings:
+        """Defaults, overlaid by the unit's values, overlaid by the unit's values for that period."""
+        merged = _merge(self.report_defaults, self.report_units.get(unit_code, {}))
+        merged = _merge(merged, self.report_periods.get(unit_code, {}).get(period_name, {}))
+        try:
+            return ReportSettings.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: {exc}") from exc
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _nfc(value: Any) -> Any:
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    return value
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Load and validate the configuration (``TTHC_CONFIG`` or the bundled file), checking every unit."""
+    path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
+    raw = _nfc(raw)
+    # YAML reads unquoted codes such as 872 as ints: codes are strings everywhere.
+    for key in ("report_units", "report_periods"):
+        if isinstance(raw.get(key), dict):
+            raw[key] = {str(k): v for k, v in raw[key].items()}
+    raw.setdefault("include_dir", path.resolve().parent.parent)
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"configuration file {path} is invalid:\n{exc}") from exc
+    hierarchy = config.hierarchy
+    for code in [*config.report_units, *config.report_periods]:
+        hierarchy.get(code)  # unknown codes fail with the list of known ones
+    for unit in hierarchy.reporting_units:
+        config.report_settings(unit.code, "0000-01")  # every unit's settings validate
+    if not config.template_path.exists():
+        raise ConfigError(f"{path}: report template not found at {config.template_path}")
+    return config

@@ -1,0 +1,88 @@
+"""Raw extracts as Parquet, one file per source, period and reporting unit, with a fixed schema.
+
+Why a fixed Arrow schema: an empty month must still land a file with every column, and a value of
+the wrong type (a status sent as text) must stop here with the record's id, not turn into a
+silently different count later.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from tthc.records import DOSSIER_FIELDS, FEEDBACK_FIELDS, HOTLINE, ONE_STOP
+from tthc.storage import atomic_write_bytes
+
+_STRING = "string"
+DOSSIER_TYPES: dict[str, str] = {name: _STRING for name in DOSSIER_FIELDS} | {
+    "KenhThucHien": "int64",
+    "TrangThaiHoSo": "int64",
+    "SoHoaHoSo": "bool",
+    "SoHoaKetQua": "bool",
+    "LePhi_present": "bool",
+    "LePhi_SoTien": "int64",
+    "LePhi_ThanhToanTrucTuyen": "bool",
+}
+FEEDBACK_TYPES: dict[str, str] = {name: _STRING for name in FEEDBACK_FIELDS} | {"satisfaction": "int64"}
+
+
+class LandingError(ValueError):
+    """A record whose field has the wrong type for its contract; names the system, record and field."""
+
+
+def _schema(types: dict[str, str]) -> Any:
+    import pyarrow as pa
+
+    kinds = {"string": pa.string(), "int64": pa.int64(), "bool": pa.bool_()}
+    return pa.schema([(name, kinds[kind]) for name, kind in types.items()])
+
+
+def _check_types(records: list[dict[str, Any]], types: dict[str, str], system: str, id_field: str) -> None:
+    expected = {"string": (str,), "int64": (int,), "bool": (bool,)}
+    for record in records:
+        for name, kind in types.items():
+            value = record.get(name)
+            if value is None:
+                continue
+            ok = isinstance(value, expected[kind]) and not (kind == "int64" and isinstance(value, bool))
+            if not ok:
+                raise LandingError(
+                    f"{system}: record {record.get(id_field)!r}: field {name} is {value!r} "
+                    f"({type(value).__name__}), the contract says {kind}; correct it in the source system"
+                )
+
+
+def to_parquet_bytes(records: list[dict[str, Any]], types: dict[str, str], system: str, id_field: str) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _check_types(records, types, system, id_field)
+    table = pa.Table.from_pylist(records, schema=_schema(types))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def land_dossiers(path: Any, records: list[dict[str, Any]]) -> Any:
+    return atomic_write_bytes(path, to_parquet_bytes(records, DOSSIER_TYPES, ONE_STOP, "MaHoSo"))
+
+
+def land_feedback(path: Any, records: list[dict[str, Any]]) -> Any:
+    return atomic_write_bytes(path, to_parquet_bytes(records, FEEDBACK_TYPES, HOTLINE, "id"))
+
+
+def read_landed(path: Any) -> Any:
+    """A landed extract as a pandas DataFrame with nullable dtypes (None stays missing, ints stay ints)."""
+    import pyarrow.parquet as pq
+
+    with path.open("rb") as handle:
+        table = pq.read_table(handle)
+    return table.to_pandas(types_mapper=_nullable)
+
+
+def _nullable(arrow_type: Any) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
+    return mapping.get(arrow_type)

@@ -1,0 +1,147 @@
+"""Reporting periods: half-open intervals of Vietnam local time, named by their reporting month.
+
+Why a module of its own: every number of a report depends on the exact boundaries of its period,
+and the two conventions of ``metrics.md`` (``nd09``: 15th to 15th, Decree 09/2019/ND-CP; and
+``calendar``) must give the same answer whether a run was scheduled, triggered by hand or
+backfilled. Airflow hands us a data interval in UTC; we convert it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+CONVENTIONS = ("nd09", "calendar")
+_NAME_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# nd09: the period of month M runs from the 15th of M-1 to the 15th of M (Decree 09/2019/ND-CP).
+ND09_CUTOFF_DAY = 15
+
+
+class PeriodError(ValueError):
+    """A period name or interval that does not describe a reporting period."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """One reporting period ``[start, end)`` in local time, named ``YYYY-MM`` by its reporting month."""
+
+    year: int
+    month: int
+    convention: str = "nd09"
+
+    def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise PeriodError(f"unknown period convention {self.convention!r}; use one of {', '.join(CONVENTIONS)}")
+        if not 1 <= self.month <= 12:
+            raise PeriodError(f"month {self.month} is not between 1 and 12")
+
+    @property
+    def name(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def start_date(self) -> date:
+        """First local day of the period (inclusive)."""
+        if self.convention == "calendar":
+            return date(self.year, self.month, 1)
+        prev_year, prev_month = _shift(self.year, self.month, -1)
+        return date(prev_year, prev_month, ND09_CUTOFF_DAY)
+
+    @property
+    def end_date(self) -> date:
+        """Local day at whose midnight the period ends (exclusive)."""
+        if self.convention == "calendar":
+            next_year, next_month = _shift(self.year, self.month, 1)
+            return date(next_year, next_month, 1)
+        return date(self.year, self.month, ND09_CUTOFF_DAY)
+
+    @property
+    def start(self) -> datetime:
+        """Start instant, an aware datetime at local midnight."""
+        return datetime.combine(self.start_date, datetime.min.time(), LOCAL_TZ)
+
+    @property
+    def end(self) -> datetime:
+        """End instant (exclusive), an aware datetime at local midnight."""
+        return datetime.combine(self.end_date, datetime.min.time(), LOCAL_TZ)
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether an aware or local-naive moment lies in ``[start, end)``."""
+        return self.start <= as_local(moment) < self.end
+
+    def previous(self, count: int = 1) -> Period:
+        year, month = _shift(self.year, self.month, -count)
+        return Period(year, month, self.convention)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _shift(year: int, month: int, months: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + months
+    return index // 12, index % 12 + 1
+
+
+def as_local(moment: datetime) -> datetime:
+    """An aware datetime in local time; a naive one is taken to be local already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(LOCAL_TZ)
+
+
+def parse_period(name: str, convention: str = "nd09") -> Period:
+    """Read ``YYYY-MM``; anything else is an error that says what was expected."""
+    match = _NAME_RE.match(str(name).strip())
+    if not match:
+        raise PeriodError(f"period {name!r} is not of the form YYYY-MM (e.g. 2023-11)")
+    return Period(int(match.group(1)), int(match.group(2)), convention)
+
+
+def period_from_interval(start: datetime, end: datetime, convention: str = "nd09") -> Period:
+    """The period whose interval is exactly ``[start, end)`` (any time zone), or an error saying why not.
+
+    The DAG's timetable produces exactly these intervals; anything else (an unaligned manual run,
+    a timetable of the wrong convention) must not silently become a different month.
+    """
+    local_end = as_local(end)
+    year, month = local_end.year, local_end.month
+    if convention == "calendar":
+        year, month = _shift(year, month, -1)
+    period = Period(year, month, convention)
+    if as_local(start) != period.start or local_end != period.end:
+        raise PeriodError(
+            f"data interval [{as_local(start).isoformat()}, {local_end.isoformat()}) is not a {convention} "
+            f"reporting period; pass the run parameter 'period' (YYYY-MM) or use the DAG's timetable"
+        )
+    return period
+
+
+def latest_closed_period(now: datetime, convention: str = "nd09", delay: timedelta = timedelta(0)) -> Period:
+    """The most recent period that ended at least ``delay`` before ``now``."""
+    moment = as_local(now) - delay
+    period = Period(moment.year, moment.month, convention)
+    if convention == "calendar" or period.end > moment:
+        period = period.previous()
+    while period.end > moment:
+        period = period.previous()
+    return period
+
+
+def resolve_period(
+    param: str | None,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    convention: str = "nd09",
+) -> Period:
+    """A run's period: the ``period`` parameter first, else the data interval; neither is an error."""
+    if param:
+        return parse_period(param, convention)
+    if interval_start is not None and interval_end is not None and interval_start != interval_end:
+        return period_from_interval(interval_start, interval_end, convention)
+    raise PeriodError(
+        "this run names no reporting period: it has no 'period' parameter and no data interval "
+        "(a manual run without a logical date). Trigger it again with conf {\"period\": \"YYYY-MM\"}"
+    )

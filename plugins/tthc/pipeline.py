@@ -1,0 +1,115 @@
+"""The steps of one reporting unit's month, as plain functions the DAG's tasks call.
+
+Why here and not in the DAG file: each step is domain work (extract, land, compute, store,
+render) that must be testable without Airflow and identical whether run by the scheduler, by
+``dags test`` or by hand. Steps exchange locations and small summaries, never data frames, so the
+tasks of one run may run on different hosts against an object-storage data root.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from tthc.config import PipelineConfig
+from tthc.landing import land_dossiers, land_feedback, read_landed
+from tthc.periods import Period
+from tthc.storage import raw_dir, report_dir
+from tthc.units import ReportingUnit
+
+log = logging.getLogger(__name__)
+
+DossierFetcher = Callable[[str, date, date], Any]  # (district, from, to) -> DossierExtract
+FeedbackFetcher = Callable[[str, date, date], Any]  # (district, from, to) -> FeedbackExtract
+
+
+def unit_label(unit: ReportingUnit) -> str:
+    """How a unit is shown on its map index in the Airflow UI: its name and its code."""
+    return f"{unit.name} ({unit.code})"
+
+
+def plan(config: PipelineConfig, period: Period, codes: list[str] | None) -> list[dict[str, str]]:
+    """The units a run reports on: small dicts that travel through XCom to the mapped task group."""
+    return [{"code": u.code, "label": unit_label(u), "period": period.name}
+            for u in config.hierarchy.select(codes)]
+
+
+def extract_dossiers(fetch: DossierFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+    """Fetch the dossiers open during the period and land them (no personal data) as Parquet."""
+    extract = fetch(unit.code, period.start_date, period.end_date)
+    path = land_dossiers(raw_dir(root, period.name, unit.code) / "dossiers.parquet", extract.records)
+    log.info("district %s: landed %d dossiers at %s (%d requests, %d passes, %d repeats merged, %d retried)",
+             unit.code, len(extract.records), path, extract.requests, extract.passes, extract.repeats,
+             extract.transient_failures)
+    return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
+            "passes": extract.passes, "repeats": extract.repeats, "retried": extract.transient_failures,
+            "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
+
+
+def extract_feedback(fetch: FeedbackFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+    """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
+    extract = fetch(unit.code, period.start_date, period.end_date)
+    path = land_feedback(raw_dir(root, period.name, unit.code) / "feedback.parquet", extract.records)
+    log.info("district %s: landed %d feedback items at %s (%d requests, %d repeats merged, %d retried)",
+             unit.code, len(extract.records), path, extract.requests, extract.repeats, extract.transient_failures)
+    return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
+            "repeats": extract.repeats, "retried": extract.transient_failures, "warnings": []}
+
+
+def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str, run_id: str
+                    ) -> dict[str, Any]:
+    """Compute the unit's metrics from its landed extracts and replace its rows in the warehouse."""
+    from tthc import metrics, warehouse
+
+    folder = raw_dir(root, period.name, unit.code)
+    dossier_rows = metrics.dossier_metrics(
+        metrics.dossier_flags(read_landed(folder / "dossiers.parquet"), unit, period), unit, period)
+    feedback_row = metrics.feedback_metrics(
+        metrics.feedback_flags(read_landed(folder / "feedback.parquet"), period), unit, period)
+    engine = warehouse.engine_for(warehouse_url)
+    try:
+        warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
+    finally:
+        engine.dispose()
+    total = next(r for r in dossier_rows if r["level"] == "tong")
+    log.info("district %s %s: received %d, resolved %d, pending %d, feedback %d", unit.code, period.name,
+             total["received"], total["resolved"], total["pending"], feedback_row["feedback_received"])
+    return {"rows": len(dossier_rows) + 1, "received": total["received"], "resolved": total["resolved"],
+            "feedback": feedback_row["feedback_received"]}
+
+
+def report_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
+    """``reports/<YYYY-MM>/bao-cao-<code>-<YYYY-MM>.docx``: the GSO code makes it unique and findable."""
+    return report_dir(root, period.name) / f"bao-cao-tthc-{unit.code}-{period.name}.docx"
+
+
+def write_report(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,
+                 input_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Render the unit's report from the warehouse rows of the period (the numbers stored are the numbers shown)."""
+    from tthc import inputs, report, warehouse
+
+    engine = warehouse.engine_for(warehouse_url)
+    try:
+        dossier_rows = warehouse.dossier_rows(engine, period.name, unit.code)
+        feedback_row = warehouse.feedback_row(engine, period.name, unit.code)
+        history = warehouse.history(engine, unit.code, [period.previous(n).name for n in range(1, 13)])
+    finally:
+        engine.dispose()
+    if not dossier_rows or feedback_row is None:
+        raise RuntimeError(f"no metrics in the warehouse for district {unit.code}, period {period.name}: "
+                           "run the compute step first")
+    operator_inputs, warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
+    if input_params:
+        operator_inputs = inputs.inputs_from_params(input_params, base=operator_inputs)
+    context, context_warnings = report.build_context(
+        unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, period.name),
+        targets=config.targets, period=period, dossier_rows=dossier_rows, feedback=feedback_row,
+        inputs=operator_inputs, history=history,
+    )
+    warnings += context_warnings
+    path = report.render_report(config.template_path, context, report_path(root, period, unit))
+    for warning in warnings:
+        log.warning("district %s %s: %s", unit.code, period.name, warning)
+    return {"path": str(path), "warnings": [f"{unit.code}: {w}" for w in warnings]}

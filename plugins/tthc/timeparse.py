@@ -1,0 +1,47 @@
+"""Parsing of the two time formats of the source systems into aware local datetimes.
+
+Why strict: the one-stop system writes ``yyyyMMddHHmmss`` in local time, the hotline ISO 8601 with
+an offset. A lenient parser would turn a malformed value into a plausible wrong time and thus a
+wrong count; here a malformed value is an error that names the value and the format.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from tthc.periods import LOCAL_TZ
+
+_COMPACT_RE = re.compile(r"^\d{14}$")
+# ISO 8601 with an explicit offset (or Z), seconds optional fractions: what sources.md promises.
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+class TimeFormatError(ValueError):
+    """A time string that is not in the format its source system promises."""
+
+
+def parse_compact(value: str | None) -> datetime | None:
+    """``yyyyMMddHHmmss`` local time (one-stop system) to an aware datetime; None stays None."""
+    if value is None:
+        return None
+    text = str(value)
+    if not _COMPACT_RE.match(text):
+        raise TimeFormatError(f"{value!r} is not a yyyyMMddHHmmss time")
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ)
+    except ValueError as exc:
+        raise TimeFormatError(f"{value!r} is not a valid yyyyMMddHHmmss time: {exc}") from exc
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """ISO 8601 with an offset (hotline) to an aware local datetime; a time without offset is an error."""
+    if value is None:
+        return None
+    text = str(value)
+    if not _ISO_RE.match(text):
+        raise TimeFormatError(f"{value!r} is not an ISO 8601 time with an offset (e.g. 2023-11-03T08:15:00+07:00)")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(LOCAL_TZ)
+    except ValueError as exc:
+        raise TimeFormatError(f"{value!r} is not a valid ISO 8601 time: {exc}") from exc

@@ -1,0 +1,4 @@
+"""Airflow glue of the TTHC pipeline: timetable, hooks over connections, data root, callbacks.
+
+Everything that knows about Airflow sits here; the domain lives in ``tthc``.
+"""

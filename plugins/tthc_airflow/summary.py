@@ -1,0 +1,50 @@
+"""The end-of-run summary: what was read, what was written, what needs a look.
+
+Why a task of its own: an operator reading the run (or the README's run command) needs one
+place that says how many districts, records and reports, and which warnings, and the run must
+fail when any district has no report so that the failure notifies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEPS = ("extract_dossiers", "extract_feedback", "compute_metrics", "write_report")
+
+
+def _by_index(ti: Any, step: str, count: int) -> list[Any]:
+    values = ti.xcom_pull(task_ids=f"district.{step}", map_indexes=list(range(count)))
+    if not isinstance(values, list):
+        values = [values]
+    values = list(values) + [None] * (count - len(values))
+    return values[:count]
+
+
+def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
+    ti = context["ti"]
+    results = {step: _by_index(ti, step, len(units)) for step in STEPS}
+    lines, warnings, missing = [], [], []
+    dossiers = feedback = reports = 0
+    for i, unit in enumerate(units):
+        dossier, fb, _, report = (results[step][i] for step in STEPS)
+        dossiers += (dossier or {}).get("records", 0)
+        feedback += (fb or {}).get("records", 0)
+        for part in (dossier, fb, report):
+            warnings += (part or {}).get("warnings", [])
+        if report:
+            reports += 1
+            lines.append(f"  {unit['label']}: {report['path']}")
+        else:
+            missing.append(unit["label"])
+            lines.append(f"  {unit['label']}: NO REPORT (see its failed task)")
+    period = units[0]["period"] if units else "?"
+    summary = {"period": period, "districts": len(units), "dossiers_read": dossiers, "feedback_read": feedback,
+               "reports_written": reports, "warnings": warnings, "missing": missing}
+    print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
+          f"{reports} report(s) written, {len(warnings)} warning(s)")
+    print("\n".join(lines))
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    if missing:
+        raise RuntimeError(f"{len(missing)} district(s) have no report for {period}: {', '.join(missing)}")
+    return summary
