@@ -7,6 +7,7 @@ fail when any district has no report so that the failure notifies.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 STEPS = ("extract_dossiers", "extract_feedback", "compute_metrics", "write_report")
@@ -23,7 +24,7 @@ def _by_index(ti: Any, step: str, count: int) -> list[Any]:
 def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     ti = context["ti"]
     results = {step: _by_index(ti, step, len(units)) for step in STEPS}
-    lines, warnings, missing = [], [], []
+    lines, warnings, missing, report_paths = [], [], [], []
     dossiers = feedback = reports = 0
     for i, unit in enumerate(units):
         dossier, fb, _, report = (results[step][i] for step in STEPS)
@@ -33,13 +34,22 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
             warnings += (part or {}).get("warnings", [])
         if report:
             reports += 1
+            report_paths.append(report["path"])
             lines.append(f"  {unit['label']}: {report['path']}")
         else:
             missing.append(unit["label"])
             lines.append(f"  {unit['label']}: NO REPORT (see its failed task)")
     period = units[0]["period"] if units else "?"
-    summary = {"period": period, "districts": len(units), "dossiers_read": dossiers, "feedback_read": feedback,
-               "reports_written": reports, "warnings": warnings, "missing": missing}
+    summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
+               "feedback_read": feedback, "reports_written": reports, "reports": report_paths,
+               "warnings": warnings, "missing": missing}
+    if units:
+        from tthc.storage import atomic_write_bytes, report_dir
+
+        from tthc_airflow.hooks import data_root
+
+        target = report_dir(data_root(), period) / "run-summary.json"
+        atomic_write_bytes(target, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
           f"{reports} report(s) written, {len(warnings)} warning(s)")
     print("\n".join(lines))

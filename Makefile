@@ -1,0 +1,41 @@
+# The two commands of the README are `make run` and `make test`; the rest are their steps.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PERIOD ?=
+DISTRICTS ?=
+
+.PHONY: venv run test lint system-deps standalone clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	@echo ">> creating the virtual environment in $(VENV) (pinned: requirements.txt + constraints.txt)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+## Run the month's pipeline against the bundled simulator (latest closed period, or PERIOD=YYYY-MM).
+run: venv
+	$(PY) scripts/run_month.py $(if $(PERIOD),--period $(PERIOD)) $(if $(DISTRICTS),--districts $(DISTRICTS))
+
+## The test suite (CI calls this through .ci/run).
+test: venv
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+
+## Debian packages for PDF output and metric-compatible fonts (optional; needs root).
+system-deps:
+	apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-liberation poppler-utils
+
+## The Airflow UI on http://localhost:8080 with the same DAG (see README, "Watch it in the UI").
+standalone: venv
+	$(PY) scripts/run_month.py --standalone
+
+clean:
+	rm -rf airflow_home .pytest_cache .ruff_cache

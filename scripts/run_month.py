@@ -1,0 +1,149 @@
+"""Run the month's pipeline end to end against the bundled simulator (the README's first command).
+
+Why a script and not a page of instructions: a new operator or engineer must see the whole path
+work on a fresh machine in one command. It prepares an Airflow home in the checkout (embedded
+SQLite database, LocalExecutor), starts the source-system simulator, points the connections at it
+through ``AIRFLOW_CONN_*`` variables, runs DAG ``tthc_monthly_report`` for the most recent closed
+period with ``airflow dags test``, and prints where the reports are. Running it again reuses the
+Airflow home and replaces the period's files and warehouse rows with identical ones.
+
+    python scripts/run_month.py [--period YYYY-MM] [--districts 872 874] [--fault-rate 0.3]
+    python scripts/run_month.py --standalone    # the Airflow UI with the same DAG and simulator
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+from tthc.config import load_config  # noqa: E402
+from tthc.periods import LOCAL_TZ, latest_closed_period, parse_period  # noqa: E402
+
+SIM_TOKEN = "sim-one-stop-token"
+SIM_KEY = "sim-hotline-key"
+
+
+def say(message: str) -> None:
+    print(f">> {message}", flush=True)
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    venv_bin = str(Path(sys.executable).parent)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": env.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"),
+        "PATH": f"{venv_bin}:{env.get('PATH', '')}",  # airflow spawns `airflow ...` subprocesses
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH")])),
+    })
+    env.setdefault("TTHC_DATA_ROOT", str(home / "tthc-data"))
+    return env
+
+
+def start_simulator(env: dict[str, str], fault_rate: float) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", "0", "--fault-rate", str(fault_rate)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if "listening on" in line:
+            return proc, line.strip().rsplit(" ", 1)[-1]
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit("the simulator did not start; run `python -m simulator --port 8089` to see why")
+
+
+def connect(env: dict[str, str], base_url: str) -> None:
+    """Point the pipeline's connections at the simulator, unless the operator already defined them."""
+    host_port = base_url.split("://", 1)[1]
+    env.setdefault("AIRFLOW_CONN_TTHC_ONE_STOP", f"http://:{SIM_TOKEN}@{host_port}")
+    env.setdefault("AIRFLOW_CONN_TTHC_HOTLINE_1022", f"http://:{SIM_KEY}@{host_port}")
+
+
+def run(cmd: list[str], env: dict[str, str], log: Path | None = None) -> int:
+    if log is None:
+        return subprocess.call(cmd, cwd=ROOT, env=env)
+    with log.open("w", encoding="utf-8") as handle:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            handle.write(line)
+            if any(key in line for key in ("Marking task as", "landed", "period 20", "warning:", "ERROR")):
+                print("   " + line.strip()[:200], flush=True)
+        return proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--period", help="YYYY-MM; default: the most recent closed period")
+    parser.add_argument("--districts", nargs="*", default=[], help="GSO codes; default: every district")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of simulator requests that fail")
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", ROOT / "airflow_home")))
+    parser.add_argument("--standalone", action="store_true", help="start the Airflow UI instead of one run")
+    args = parser.parse_args()
+
+    config = load_config()
+    convention = config.schedule.convention
+    period = parse_period(args.period, convention) if args.period else latest_closed_period(
+        datetime.now(LOCAL_TZ), convention)
+    home = args.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    env = airflow_env(home)
+
+    summary_file = Path(env["TTHC_DATA_ROOT"]) / "reports" / period.name / "run-summary.json"
+    log = home / f"run-{period.name}.log"
+    say(f"Airflow home {home} (SQLite, {env['AIRFLOW__CORE__EXECUTOR']}); data root {env['TTHC_DATA_ROOT']}")
+    say("initialising the Airflow database (airflow db migrate; quick when it exists)")
+    if run([sys.executable, "-m", "airflow", "db", "migrate"], env, home / "db-migrate.log") != 0:
+        raise SystemExit(f"airflow db migrate failed: see {home / 'db-migrate.log'}")
+
+    say(f"starting the source-system simulator (fault rate {args.fault_rate:.0%})")
+    simulator, base_url = start_simulator(env, args.fault_rate)
+    try:
+        connect(env, base_url)
+        say(f"simulator at {base_url}; connections tthc_one_stop and tthc_hotline_1022 point at it")
+        if args.standalone:
+            say("starting `airflow standalone`: open http://localhost:8080, DAG tthc_monthly_report")
+            return run([sys.executable, "-m", "airflow", "standalone"], env)
+        conf = {"period": period.name, "districts": args.districts}
+        say(f"running DAG tthc_monthly_report for period {period.name} "
+            f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
+        log = home / f"run-{period.name}.log"
+        summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
+        code = run([sys.executable, "-m", "airflow", "dags", "test", "tthc_monthly_report",
+                    period.end.isoformat(), "--conf", json.dumps(conf)], env, log)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+    if summary_file.exists():
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        say(f"summary for {summary['period']}: {summary['districts']} district(s), "
+            f"{summary['dossiers_read']} dossiers and {summary['feedback_read']} feedback items read, "
+            f"{summary['reports_written']} report(s) written, {len(summary['warnings'])} warning(s)")
+        for report in summary.get("reports", []):
+            print(f"   {report}")
+        for warning in summary["warnings"]:
+            print(f"   warning: {warning}")
+        say(f"reports are in {summary_file.parent}")
+    say(f"full log: {log}")
+    if code != 0:
+        say("the run FAILED: see the log above for the failing task")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Personal data is dropped at extraction; extracts land with a fixed schema; repeats merge by id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tthc.landing import LandingError, land_dossiers, land_feedback, read_landed
+from tthc.records import PERSONAL_FIELDS, RecordError, clean_dossier, clean_feedback, merge_by_id
+
+RAW_DOSSIER = {
+    "MaHoSo": "H87.872-231103-0007", "MaTTHC": "1.001", "TenTTHC": "Đăng ký khai sinh", "MaLinhVuc": "HT",
+    "TenLinhVuc": "Hộ tịch", "MaDonVi": "872", "KenhThucHien": 2, "NgayTiepNhan": "20231103081500",
+    "NgayHenTra": "20231106170000", "NgayKetThucXuLy": None, "NgayTra": None, "TrangThaiHoSo": 4,
+    "SoHoaHoSo": True, "SoHoaKetQua": None, "LePhi": {"SoTien": 8000, "ThanhToanTrucTuyen": True},
+    "ChuHoSo": "Nguyễn Văn An", "SoDienThoai": "0912345678", "NgayCapNhat": "20231103081500",
+    "GhiChuCongDan": "a field the contract does not have",
+}
+RAW_FEEDBACK = {
+    "id": "PA-1", "received_at": "2023-11-03T08:15:00+07:00", "channel": "phone", "district_code": "872",
+    "unit_code": "30037", "category": "dat_dai", "status": "new", "due_at": "2023-11-13T08:15:00+07:00",
+    "answered_at": None, "satisfaction": None, "citizen_name": "Trần Thị Bình", "phone": "0987654321",
+    "content": "Nội dung phản ánh có tên người",
+}
+
+
+def test_dossier_keeps_only_allowed_fields() -> None:
+    cleaned = clean_dossier(RAW_DOSSIER)
+    assert not set(cleaned) & PERSONAL_FIELDS
+    assert "GhiChuCongDan" not in cleaned  # unknown fields are dropped too: an allow-list
+    assert cleaned["LePhi_present"] and cleaned["LePhi_SoTien"] == 8000
+    assert clean_dossier(RAW_DOSSIER | {"LePhi": None})["LePhi_present"] is False
+
+
+def test_feedback_keeps_only_allowed_fields() -> None:
+    cleaned = clean_feedback(RAW_FEEDBACK)
+    assert not set(cleaned) & PERSONAL_FIELDS
+    assert cleaned["unit_code"] == "30037"
+
+
+def test_record_without_id_names_the_system() -> None:
+    with pytest.raises(RecordError, match="one-stop.*no MaHoSo"):
+        clean_dossier({k: v for k, v in RAW_DOSSIER.items() if k != "MaHoSo"})
+    with pytest.raises(RecordError, match="hotline 1022.*no id"):
+        clean_feedback({k: v for k, v in RAW_FEEDBACK.items() if k != "id"})
+
+
+def test_merge_keeps_the_newest_version_once() -> None:
+    found: dict[str, dict] = {}
+    old = clean_dossier(RAW_DOSSIER)
+    new = clean_dossier(RAW_DOSSIER | {"TrangThaiHoSo": 9, "NgayCapNhat": "20231105090000"})
+    assert merge_by_id(found, [new], "MaHoSo", "NgayCapNhat") == 0
+    assert merge_by_id(found, [old, old], "MaHoSo", "NgayCapNhat") == 2
+    assert len(found) == 1 and found[old["MaHoSo"]]["TrangThaiHoSo"] == 9
+
+
+def test_landed_parquet_round_trips_without_personal_data(tmp_path: Path) -> None:
+    path = land_dossiers(tmp_path / "raw" / "dossiers.parquet", [clean_dossier(RAW_DOSSIER)])
+    frame = read_landed(path)
+    assert frame.loc[0, "MaHoSo"] == "H87.872-231103-0007" and frame.loc[0, "TrangThaiHoSo"] == 4
+    fb = read_landed(land_feedback(tmp_path / "raw" / "feedback.parquet", [clean_feedback(RAW_FEEDBACK)]))
+    for landed in (frame, fb):
+        assert not set(landed.columns) & PERSONAL_FIELDS
+        values = {str(v) for v in landed.astype("string").to_numpy().ravel()}
+        assert not values & {"Nguyễn Văn An", "0912345678", "Trần Thị Bình", "0987654321", RAW_FEEDBACK["content"]}
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]  # no temporary file left behind
+
+
+def test_empty_extract_lands_every_column(tmp_path: Path) -> None:
+    frame = read_landed(land_feedback(tmp_path / "f.parquet", []))
+    assert len(frame) == 0 and "received_at" in frame.columns and "status" in frame.columns
+
+
+def test_wrong_type_names_system_record_and_field(tmp_path: Path) -> None:
+    bad = clean_dossier(RAW_DOSSIER | {"TrangThaiHoSo": "4"})
+    with pytest.raises(LandingError, match=r"one-stop.*H87.872-231103-0007.*TrangThaiHoSo"):
+        land_dossiers(tmp_path / "d.parquet", [bad])
+    assert not (tmp_path / "d.parquet").exists()
