@@ -1,0 +1,109 @@
+"""Rendering: the template's variables, escaping, determinism, strictness, atomic writes."""
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import docx
+import pytest
+from docx.oxml.ns import qn
+from docxtpl import DocxTemplate
+from jinja2 import UndefinedError
+from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, model_rows
+from tthc.inputs import load_inputs
+from tthc.report import build_context, render_report
+
+# Context keys the template does not use on purpose: ``meta`` feeds the document properties and
+# ``province`` is there for a clerk who wants to name the province in a sentence.
+NOT_IN_TEMPLATE = {"meta", "province"}
+
+
+def all_text(path) -> str:
+    document = docx.Document(path)
+    parts = [t.text or "" for t in document.element.body.iter(qn("w:t"))]
+    for section in document.sections:
+        for header in (section.header, section.first_page_header):
+            parts += [t.text or "" for t in header._element.iter(qn("w:t"))]
+    return "".join(parts)
+
+
+def test_template_variables_are_those_of_the_context(model_context):
+    context, _ = model_context
+    used = DocxTemplate(str(TEMPLATE)).get_undeclared_template_variables()
+    assert used - set(context) == set(), "the template uses variables the context does not give"
+    assert set(context) - used == NOT_IN_TEMPLATE, "the context gives variables no template uses"
+
+
+def test_every_nested_placeholder_resolves(model_docx):
+    # render_report uses StrictUndefined: reaching here means no placeholder named a missing key.
+    text = all_text(model_docx)
+    assert "{{" not in text and "{%" not in text and "}}" not in text
+
+
+def test_unknown_placeholder_fails_instead_of_printing_a_blank(tmp_path, model_context):
+    template = tmp_path / "typo.docx"
+    document = docx.Document()
+    document.add_paragraph("Ủy ban nhân dân {{ unit.nmae }}")
+    document.save(template)
+    with pytest.raises(UndefinedError):
+        render_report(template, model_context[0], tmp_path / "out.docx")
+    assert not (tmp_path / "out.docx").exists()
+    assert list(tmp_path.iterdir()) == [template]  # no temporary file left beside
+
+
+def test_markup_characters_in_config_values_are_escaped(config, unit, tmp_path):
+    settings = config.report_settings(unit.code, PERIOD.name).model_copy(
+        update={
+            "recipient": "Sở <Nội vụ> & Văn phòng \"UBND\" tỉnh",
+            "distribution": ["Như trên", "LĐVP.HĐND&UBND huyện", "Phòng <Tư pháp>"],
+            "archive": "VT, A&B <s>",
+            "inspection_lead": "Phòng Nội vụ & Thanh tra",
+        }
+    )
+    inputs, _ = load_inputs(config.inputs_path, PERIOD.name, unit.code)
+    context, _ = build_context(
+        unit=unit, province=config.hierarchy.province, settings=settings, targets=config.targets, period=PERIOD,
+        dossier_rows=model_rows(config), feedback=dict(MODEL_FEEDBACK), inputs=inputs,
+    )  # fmt: skip
+    out = render_report(TEMPLATE, context, tmp_path / "escaped.docx")
+    text = all_text(out)  # python-docx parses every part: a raw "&" or "<" would fail here
+    for value in ('Kính gửi: Sở <Nội vụ> & Văn phòng "UBND" tỉnh', "- LĐVP.HĐND&UBND huyện;",
+                  "- Phòng <Tư pháp>;", "- Lưu: VT, A&B <s>.", "Giao Phòng Nội vụ & Thanh tra làm"):
+        assert value in text
+
+
+def test_same_inputs_give_byte_identical_files(model_context, config, unit, tmp_path):
+    first = render_report(TEMPLATE, model_context[0], tmp_path / "a.docx").read_bytes()
+    # A context built again from scratch, chart included, gives the same bytes.
+    inputs, _ = load_inputs(config.inputs_path, PERIOD.name, unit.code)
+    again, _ = build_context(
+        unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, PERIOD.name),
+        targets=config.targets, period=PERIOD, dossier_rows=model_rows(config), feedback=dict(MODEL_FEEDBACK),
+        inputs=inputs,
+    )  # fmt: skip
+    assert again["chart"] == model_context[0]["chart"]
+    second = render_report(TEMPLATE, again, tmp_path / "b.docx").read_bytes()
+    assert first == second
+
+
+def test_document_properties_and_zip_entries_are_fixed(model_docx):
+    with zipfile.ZipFile(model_docx) as package:
+        assert {info.date_time for info in package.infolist()} == {(2023, 11, 15, 0, 0, 0)}
+        names = package.namelist()
+        assert names[0] == "[Content_Types].xml"
+        assert any(name.startswith("word/media/") and name.endswith(".png") for name in names)
+        png = package.read(next(n for n in names if n.startswith("word/media/")))
+    assert b"tIME" not in png and b"Software" not in png  # no timestamp or version in the chart
+    props = docx.Document(model_docx).core_properties
+    assert props.created == props.modified == props.last_printed == datetime(2023, 11, 15, tzinfo=UTC)
+    assert props.author == "Ủy ban nhân dân huyện Tháp Mười" and props.revision == 1
+    assert props.title == "Báo cáo tháng 11/2023 của Ủy ban nhân dân huyện Tháp Mười"
+
+
+def test_rerender_replaces_the_file(model_context, tmp_path):
+    out = tmp_path / "deep" / "872.docx"
+    out.parent.mkdir()
+    out.write_bytes(b"old, broken")
+    render_report(TEMPLATE, model_context[0], out)
+    assert zipfile.is_zipfile(io.BytesIO(out.read_bytes()))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["872.docx"]
