@@ -8,6 +8,7 @@ tasks of one run may run on different hosts against an object-storage data root.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -16,7 +17,7 @@ from typing import Any
 from tthc.config import PipelineConfig
 from tthc.landing import land_dossiers, land_feedback, read_landed
 from tthc.periods import Period
-from tthc.storage import raw_dir, report_dir
+from tthc.storage import atomic_write_bytes, raw_dir, report_dir
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,13 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     from tthc import metrics, warehouse
 
     folder = raw_dir(root, period.name, unit.code)
-    dossier_rows = metrics.dossier_metrics(
-        metrics.dossier_flags(read_landed(folder / "dossiers.parquet"), unit, period), unit, period)
-    feedback_row = metrics.feedback_metrics(
-        metrics.feedback_flags(read_landed(folder / "feedback.parquet"), period), unit, period)
+    d_flags = metrics.dossier_flags(read_landed(folder / "dossiers.parquet"), unit, period)
+    f_flags = metrics.feedback_flags(read_landed(folder / "feedback.parquet"), period)
+    dossier_rows = metrics.dossier_metrics(d_flags, unit, period)
+    feedback_row = metrics.feedback_metrics(f_flags, unit, period)
+    atomic_write_bytes(evidence_path(root, period, unit), json.dumps(
+        build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id),
+        ensure_ascii=False, indent=1, default=str).encode("utf-8"))
     engine = warehouse.engine_for(warehouse_url)
     try:
         warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
@@ -78,6 +82,35 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
              total["received"], total["resolved"], total["pending"], feedback_row["feedback_received"])
     return {"rows": len(dossier_rows) + 1, "received": total["received"], "resolved": total["resolved"],
             "feedback": feedback_row["feedback_received"]}
+
+
+def evidence_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
+    """The evidence of the unit's figures, kept with the metrics until the report is written."""
+    return root / "metrics" / period.name / unit.code / "evidence.json"
+
+
+def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[str, Any]],
+                   feedback_row: dict[str, Any], dossier_flags: Any, feedback_flags: Any, run_id: str
+                   ) -> dict[str, Any]:
+    """Every figure of the report with the record ids behind it, for an auditor (no personal data).
+
+    Ids are listed per handling unit (the district's own desk and each commune): level ``xa`` is
+    the union of the communes' lists and ``tong`` that of ``huyen`` and ``xa``, as in metrics.md.
+    """
+    from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS, evidence
+
+    return {
+        "period": period.name,
+        "window": [period.start.isoformat(), period.end.isoformat()],
+        "unit": {"code": unit.code, "name": unit.name},
+        "run_id": run_id,
+        "rates": {name: {"numerator": list(num), "denominator": den} for name, (num, den) in DOSSIER_RATES.items()},
+        "dossier_metrics": dossier_rows,
+        "feedback_metrics": feedback_row,
+        "dossier_ids_by_unit": evidence(dossier_flags, "MaHoSo", DOSSIER_COUNTS, group="unit_code"),
+        "feedback_ids": evidence(feedback_flags, "id", FEEDBACK_COUNTS)["all"] if len(feedback_flags) else
+        {name: [] for name in FEEDBACK_COUNTS},
+    }
 
 
 def report_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
@@ -110,6 +143,14 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     )
     warnings += context_warnings
     path = report.render_report(config.template_path, context, report_path(root, period, unit))
+    evidence_file = path.with_name(path.name.removesuffix(".docx") + ".evidence.json")
+    atomic_write_bytes(evidence_file, evidence_path(root, period, unit).read_bytes())
+    pdf = None
+    if report.find_soffice() is None:
+        warnings.append("LibreOffice is not installed on this worker: no PDF beside the .docx")
+    else:
+        pdf = report.convert_to_pdf(path)
     for warning in warnings:
         log.warning("district %s %s: %s", unit.code, period.name, warning)
-    return {"path": str(path), "warnings": [f"{unit.code}: {w}" for w in warnings]}
+    return {"path": str(path), "evidence": str(evidence_file), "pdf": str(pdf) if pdf else None,
+            "warnings": [f"{unit.code}: {w}" for w in warnings]}
