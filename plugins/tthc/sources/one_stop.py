@@ -2,9 +2,10 @@
 
 Why several passes: the system is live while we page through it (sources.md): a record may appear
 on two pages or move between pages, and ``total`` may change. Repeats are merged by ``MaHoSo``;
-a record that moved backwards past our cursor would be lost, so a pass that does not account for
-``total`` is followed by another, and the union is accepted only once a pass is complete or a
-re-read brings nothing new. A result that never settles fails loudly rather than counting short.
+a record that moved backwards past our cursor would be lost, so a pass that read fewer distinct
+records than the smallest ``total`` it was told is followed by another, and the union is accepted
+once a pass is complete or a re-read brings nothing new. A list that never settles fails loudly
+rather than counting short.
 """
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
             if not data:
                 break
             page += 1
-        total = max(totals) if totals else 0
-        stable_total = len(totals) <= 1
-        complete_pass = stable_total and len(seen_this_pass) >= total
-        settled = stable_total and len(found) >= total and len(found) == previous_size
+        # The smallest total of the pass is the most the list can have held throughout it; a live list that
+        # grew while read reports larger totals on later pages, and the next pass catches what was added.
+        total = min(totals) if totals else 0
+        complete_pass = len(seen_this_pass) >= total
+        settled = len(found) >= total and len(found) == previous_size
         log.info("%s district %s pass %d: %d unique this pass, %d in all, total %s",
                  ONE_STOP, district, pass_no, len(seen_this_pass), len(found), sorted(totals))
         if complete_pass or settled:
