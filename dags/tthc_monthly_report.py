@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
+
 from tthc.config import load_config
 from tthc_airflow.timetable import ReportingPeriodTimetable
 

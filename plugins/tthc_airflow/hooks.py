@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook
+
 from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback
 
 

@@ -45,7 +45,6 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
                "warnings": warnings, "missing": missing}
     if units:
         from tthc.storage import atomic_write_bytes, report_dir
-
         from tthc_airflow.hooks import data_root
 
         target = report_dir(data_root(), period) / "run-summary.json"
