@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the whole session its own Airflow home before anything imports Airflow.
+
+    Airflow reads its configuration once, at first import; a developer's own ``AIRFLOW_HOME`` must
+    never receive the tests' database, runs or connections.
+    """
+    home = Path(tempfile.mkdtemp(prefix="tthc-tests-airflow-"))
+    os.environ.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "TTHC_DATA_ROOT": str(home / "tthc-data"),
+    })
+    os.environ.pop("TTHC_CONFIG", None)
+    for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_TTHC_")]:
+        del os.environ[name]
 
 
 def unavailable(reason: str) -> None:

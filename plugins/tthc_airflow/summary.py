@@ -25,11 +25,12 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     ti = context["ti"]
     results = {step: _by_index(ti, step, len(units)) for step in STEPS}
     lines, warnings, missing, report_paths = [], [], [], []
-    dossiers = feedback = reports = 0
+    dossiers = feedback = reports = retried = 0
     for i, unit in enumerate(units):
         dossier, fb, _, report = (results[step][i] for step in STEPS)
         dossiers += (dossier or {}).get("records", 0)
         feedback += (fb or {}).get("records", 0)
+        retried += (dossier or {}).get("retried", 0) + (fb or {}).get("retried", 0)
         for part in (dossier, fb, report):
             warnings += (part or {}).get("warnings", [])
         if report:
@@ -41,7 +42,7 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
             lines.append(f"  {unit['label']}: NO REPORT (see its failed task)")
     period = units[0]["period"] if units else "?"
     summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
-               "feedback_read": feedback, "reports_written": reports, "reports": report_paths,
+               "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports, "reports": report_paths,
                "warnings": warnings, "missing": missing}
     if units:
         from tthc.storage import atomic_write_bytes, report_dir

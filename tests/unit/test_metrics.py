@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from tthc.landing import DOSSIER_TYPES, FEEDBACK_TYPES
 from tthc.metrics import DataError, dossier_flags, dossier_metrics, evidence, feedback_flags, feedback_metrics, rate
 from tthc.periods import parse_period

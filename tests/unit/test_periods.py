@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from tthc.periods import (
     LOCAL_TZ,
     Period,

@@ -40,9 +40,9 @@ def test_feedback_keeps_only_allowed_fields() -> None:
 
 
 def test_record_without_id_names_the_system() -> None:
-    with pytest.raises(RecordError, match="one-stop.*no MaHoSo"):
+    with pytest.raises(RecordError, match=r"one-stop.*no MaHoSo"):
         clean_dossier({k: v for k, v in RAW_DOSSIER.items() if k != "MaHoSo"})
-    with pytest.raises(RecordError, match="hotline 1022.*no id"):
+    with pytest.raises(RecordError, match=r"hotline 1022.*no id"):
         clean_feedback({k: v for k, v in RAW_FEEDBACK.items() if k != "id"})
 
 

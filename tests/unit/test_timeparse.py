@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import pytest
+
 from tthc.periods import LOCAL_TZ
 from tthc.timeparse import TimeFormatError, parse_compact, parse_iso
 

@@ -62,7 +62,7 @@ def test_a_failed_replacement_leaves_the_old_rows(tmp_path: Path) -> None:
     warehouse.replace_period(engine, "2023-11", "872", *rows("2023-11", "872", 10), "run-1")
     broken, feedback = rows("2023-11", "872", 11)
     broken.append(dict(broken[0]))  # duplicate primary key: the insert fails
-    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
+    with pytest.raises(Exception, match=r"UNIQUE|unique|duplicate"):
         warehouse.replace_period(engine, "2023-11", "872", broken, feedback, "run-2")
     assert {r["received"] for r in warehouse.dossier_rows(engine, "2023-11", "872") if r["level"] == "tong"} == {10}
     engine.dispose()
