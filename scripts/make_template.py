@@ -27,7 +27,7 @@ from pathlib import Path
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_TABLE_ALIGNMENT, WD_TABLE_DIRECTION
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
@@ -61,12 +61,31 @@ BLANK = "      "  # the number and the day stay blank for the clerical office
 # ---------------------------------------------------------------------------------------------------- styles
 
 
+# Schema order of the children we add ourselves (Word reports a file with children out of order as corrupt).
+TBL_PR_ORDER = (
+    "w:tblStyle", "w:tblpPr", "w:tblOverlap", "w:bidiVisual", "w:tblStyleRowBandSize", "w:tblStyleColBandSize",
+    "w:tblW", "w:jc", "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout", "w:tblCellMar",
+    "w:tblLook", "w:tblCaption", "w:tblDescription",
+)  # fmt: skip
+P_PR_ORDER = (
+    "w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr", "w:widowControl", "w:numPr",
+    "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap",
+    "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+    "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+    "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr",
+    "w:sectPr", "w:pPrChange",
+)  # fmt: skip
+
+
+def _insert(parent, child, order: tuple[str, ...]) -> None:
+    """Insert ``child`` where the schema wants it among ``parent``'s children."""
+    tag = child.tag.replace(f"{{{child.nsmap['w']}}}", "w:")
+    parent.insert_element_before(child, *order[order.index(tag) + 1 :])
+
+
 def _fonts(rpr) -> None:
     """Times New Roman for every script, replacing theme fonts (a theme font would win over an explicit one)."""
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+    fonts = rpr.get_or_add_rFonts()
     for attr in list(fonts.attrib):
         del fonts.attrib[attr]
     for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
@@ -74,10 +93,7 @@ def _fonts(rpr) -> None:
 
 
 def _black(rpr) -> None:
-    color = rpr.find(qn("w:color"))
-    if color is None:
-        color = OxmlElement("w:color")
-        rpr.append(color)
+    color = rpr.get_or_add_color()
     for attr in list(color.attrib):
         del color.attrib[attr]
     color.set(qn("w:val"), "000000")
@@ -194,7 +210,7 @@ def _border(paragraph, side: str = "bottom") -> None:
     for key, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
         edge.set(qn(key), value)
     borders.append(edge)
-    ppr.append(borders)
+    _insert(ppr, borders, P_PR_ORDER)
 
 
 def _rule(container, width_mm: float, container_mm: float) -> None:
@@ -212,9 +228,7 @@ def _rule(container, width_mm: float, container_mm: float) -> None:
 
 def _table_props(table, widths_mm: list[float], *, borders: bool, cell_margin_mm: float) -> None:
     tbl_pr = table._tbl.tblPr
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    tbl_pr.append(layout)
+    table.autofit = False  # w:tblLayout fixed: the column widths below hold
     edges = OxmlElement("w:tblBorders")
     for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
         edge = OxmlElement(f"w:{side}")
@@ -224,17 +238,15 @@ def _table_props(table, widths_mm: list[float], *, borders: bool, cell_margin_mm
         else:
             edge.set(qn("w:val"), "nil")
         edges.append(edge)
-    tbl_pr.append(edges)
+    _insert(tbl_pr, edges, TBL_PR_ORDER)
     margins = OxmlElement("w:tblCellMar")
     for side in ("left", "right"):
         edge = OxmlElement(f"w:{side}")
         edge.set(qn("w:w"), str(round(cell_margin_mm / 25.4 * 1440)))
         edge.set(qn("w:type"), "dxa")
         margins.append(edge)
-    tbl_pr.append(margins)
+    _insert(tbl_pr, margins, TBL_PR_ORDER)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.table_direction = WD_TABLE_DIRECTION.LTR
-    table.autofit = False
     for column, width in zip(table.columns, widths_mm, strict=True):
         column.width = Mm(width)
         for cell in column.cells:
@@ -547,9 +559,9 @@ def _annex(doc) -> None:
     _feedback_table(doc)
     doc.add_paragraph("{%p if chart %}", style="BC Phụ lục đề mục")
     doc.add_paragraph("4. Biểu đồ", style="BC Phụ lục đề mục")
-    doc.add_paragraph("{{ chart }}", style="BC Biểu đồ")
     doc.add_paragraph("{%p endif %}", style="BC Phụ lục đề mục")
-    doc.add_paragraph(style="BC Biểu đồ")  # the body ends with a paragraph, as Word expects
+    # The picture's paragraph ends the body (Word wants a paragraph last); without a chart it stays empty.
+    doc.add_paragraph("{% if chart %}{{ chart }}{% endif %}", style="BC Biểu đồ")
 
 
 def build(out: Path) -> Path:
@@ -563,6 +575,9 @@ def build(out: Path) -> Path:
     _body(doc)
     _signature(doc)
     _annex(doc)
+    for text in doc.element.body.iter(qn("w:t")):
+        if "  " in (text.text or ""):  # the blank number and day: Word may collapse spaces it is not told to keep
+            text.set(qn("xml:space"), "preserve")
     props = doc.core_properties
     props.title = "Báo cáo tháng về công tác cải cách thủ tục hành chính (mẫu)"
     props.author = ""

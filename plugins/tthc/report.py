@@ -106,6 +106,7 @@ def _label(period_name: str) -> str:
 
 
 def _as_decimal(value: Decimal | float | None) -> Decimal | None:
+    """Rates are Decimal; a float (read back from SQLite, say) goes through its text, not its binary value."""
     if value is None or isinstance(value, Decimal):
         return value
     return Decimal(str(value))
@@ -168,7 +169,7 @@ def _pair(levels: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, Any]:
     return {
         "huyen": None if huyen is None else fmt_rate(huyen),
         "xa": None if xa is None else fmt_rate(xa),
-        "same": huyen is not None and xa is not None and Decimal(huyen) == Decimal(xa),
+        "same": huyen is not None and xa is not None and _as_decimal(huyen) == _as_decimal(xa),
     }
 
 
@@ -177,8 +178,8 @@ def _shortcomings(
 ) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, rate_key in RATE_SHORTCOMINGS:
-        rate, target = total[rate_key], _as_decimal(getattr(targets, rate_key))
-        if rate is None or target is None or Decimal(rate) >= target:
+        rate, target = _as_decimal(total[rate_key]), _as_decimal(getattr(targets, rate_key))
+        if rate is None or target is None or rate >= target:
             found[key] = None
         else:
             found[key] = {"rate": fmt_rate(rate), "target": fmt_rate(target)}
@@ -196,7 +197,7 @@ def _shortcomings(
 def _rate_change(previous: Any, current: Any) -> dict[str, Any] | None:
     if previous is None or current is None:
         return None
-    delta = Decimal(current) - Decimal(previous)
+    delta = _as_decimal(current) - _as_decimal(previous)
     return {
         "sign": (delta > 0) - (delta < 0),
         "delta": fmt_decimal(abs(delta)),
@@ -264,10 +265,11 @@ def _chart_png(
 ) -> bytes:
     """The annex chart as PNG bytes, identical for identical data.
 
-    Left to matplotlib's defaults a PNG carries the library version and fonts found on the host;
-    here the font is the one bundled with matplotlib (DejaVu Sans, which has every Vietnamese
-    letter), the size and DPI are fixed and the metadata is emptied. pyplot is not used: it keeps
-    global state across tasks of a worker.
+    Left to matplotlib's defaults a PNG carries the library version, and the picture follows the
+    host's matplotlibrc and fonts; here the settings start from matplotlib's defaults, the font is
+    the one bundled with matplotlib (DejaVu Sans, which has every Vietnamese letter), the size and
+    DPI are fixed and the metadata is emptied. pyplot is not used: it keeps global state across
+    tasks of a worker.
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -279,9 +281,11 @@ def _chart_png(
     percent = FuncFormatter(lambda value, _pos: fmt_rate(round(value, 2)))
     rc = {"font.family": "DejaVu Sans", "font.size": 8, "svg.hashsalt": "tthc", "axes.titlesize": 9,
           "axes.spines.top": False, "axes.spines.right": False}
-    with matplotlib.rc_context(rc):
-        bars_h = 0.6 + 0.34 * max(len(communes), 1)
-        trend_h = 2.4 if trend else 0
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # a matplotlibrc on the worker must not change the picture
+        matplotlib.rcParams.update(rc)
+        bars_h = 0.6 + 0.28 * max(len(communes), 1)
+        trend_h = 2.2 if trend else 0
         fig = Figure(figsize=(CHART_WIDTH_MM / 25.4, bars_h + trend_h + 0.6), dpi=CHART_DPI)
         FigureCanvasAgg(fig)
         axes = fig.subplots(2 if trend else 1, 1, squeeze=False, height_ratios=[bars_h, trend_h] if trend else None)
@@ -334,8 +338,10 @@ def build_context(
 ) -> tuple[dict, list[str]]:
     """The template's context for one unit and period, and warnings for the run's notes.
 
-    Every figure is formatted here (``tthc.numbers``) and every choice of wording is a flag or
-    None, so the template holds the sentences and the code holds none. Rows of another district or
+    Every figure is formatted here (``tthc.numbers``) and every choice between wordings is a flag
+    or None, so the sentences live in the template; the code gives only names, labels (``cấp
+    huyện``, ``Tổng cộng``) and the citation form of a document (``<title> ngày <date> của
+    <issuer>``). Rows of another district or
     period, or a missing level, are errors: they mean the pipeline mixed data up. Missing operator
     inputs, signer or commune rows are warnings: the report is still a usable draft.
 
@@ -381,6 +387,7 @@ def build_context(
         warnings.append("matplotlib is not installed: the annex has no chart")
 
     kind_name = f"{unit.kind} {unit.short_name}"
+    implements_full = _join([_citation(doc) for doc in settings.implements], " và ")
     context = {
         "unit": {
             "code": unit.code,
@@ -403,7 +410,7 @@ def build_context(
         },
         "recipient": settings.recipient,
         "implements": {
-            "full": _join([_citation(doc) for doc in settings.implements], " và "),
+            "full": implements_full,
             "short": _join([f"{doc.title} của {doc.issuer_short or doc.issuer}" for doc in settings.implements], ", "),
         },
         "request": _citation(settings.request, long_date=True)
@@ -440,7 +447,7 @@ def build_context(
             "period": period.name,
             "document_date": period.end_date.isoformat(),
             "title": f"Báo cáo tháng {period.month}/{period.year} của Ủy ban nhân dân {kind_name}",
-            "subject": "Công tác triển khai thực hiện " + _join([_citation(d) for d in settings.implements], " và "),
+            "subject": f"Công tác triển khai thực hiện {implements_full}",
             "author": f"Ủy ban nhân dân {kind_name}",
         },
     }

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, model_rows, required
+
 from tthc.config import load_config
 from tthc.inputs import load_inputs
 from tthc.report import build_context

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+
 from tthc.periods import Period
 from tthc.report import COUNT_KEYS
 

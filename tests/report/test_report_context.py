@@ -8,6 +8,7 @@ from decimal import Decimal
 import docx
 import pytest
 from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, make_row, model_rows
+
 from tthc.inputs import OperatorInputs, load_inputs
 from tthc.report import build_context, render_report
 

@@ -21,6 +21,7 @@ from docx.shared import Length, Mm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from model_data import required
+
 from tthc.report import convert_to_pdf
 
 FONT = "Times New Roman"
@@ -167,6 +168,16 @@ def test_times_new_roman_throughout_and_black(document, model_docx):
             assert {fonts.get(qn(f"w:{a}")) for a in ("ascii", "hAnsi", "cs", "eastAsia")} <= {FONT, None}
         for color in part.iter(qn("w:color")):
             assert color.get(qn("w:val")) in ("000000", "auto") and color.get(qn("w:themeColor")) is None
+
+
+def test_spaces_are_kept(document):
+    """The blank number and day are runs of spaces: Word keeps them only with xml:space="preserve"."""
+    parts = [document.element, *(s.header._element for s in document.sections)]
+    for part in parts:
+        for text in part.iter(qn("w:t")):
+            value = text.text or ""
+            if "  " in value or value != value.strip():
+                assert text.get(qn("xml:space")) == "preserve", value
 
 
 def test_text_is_nfc(document):

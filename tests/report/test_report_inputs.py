@@ -4,6 +4,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+
 from tthc.inputs import InputsError, OperatorInputs, inputs_from_params, load_inputs
 
 INPUTS = Path(__file__).resolve().parents[2] / "include" / "inputs"

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from tthc.numbers import ABSENT, fmt_count, fmt_date, fmt_decimal, fmt_long_date, fmt_month, fmt_rate
 
 

@@ -8,6 +8,7 @@ import shutil
 import time
 
 import pytest
+
 from tthc.report import convert_to_pdf
 
 

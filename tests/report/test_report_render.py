@@ -1,15 +1,20 @@
 """Rendering: the template's variables, escaping, determinism, strictness, atomic writes."""
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import docx
 import pytest
 from docx.oxml.ns import qn
 from docxtpl import DocxTemplate
 from jinja2 import UndefinedError
-from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, model_rows
+from model_data import MODEL_FEEDBACK, PERIOD, ROOT, TEMPLATE, model_rows
+
 from tthc.inputs import load_inputs
 from tthc.report import build_context, render_report
 
@@ -107,3 +112,21 @@ def test_rerender_replaces_the_file(model_context, tmp_path):
     render_report(TEMPLATE, model_context[0], out)
     assert zipfile.is_zipfile(io.BytesIO(out.read_bytes()))
     assert sorted(p.name for p in out.parent.iterdir()) == ["872.docx"]
+
+
+def test_same_bytes_from_another_process(model_docx, tmp_path):
+    """Another interpreter (another hash seed, as on another worker) writes the same bytes."""
+    script = (
+        "import sys; from pathlib import Path; from model_data import *; from tthc.config import load_config; "
+        "from tthc.inputs import load_inputs; from tthc.report import build_context, render_report; "
+        "c = load_config(); u = c.hierarchy.get('872'); i, _ = load_inputs(c.inputs_path, '2023-11', '872'); "
+        "x, _ = build_context(unit=u, province=c.hierarchy.province, settings=c.report_settings('872', '2023-11'), "
+        "targets=c.targets, period=PERIOD, dossier_rows=model_rows(c), feedback=dict(MODEL_FEEDBACK), inputs=i); "
+        "render_report(TEMPLATE, x, Path(sys.argv[1]))"
+    )
+    out = tmp_path / "other.docx"
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONHASHSEED": "12345",
+           "PYTHONPATH": os.pathsep.join([str(here), str(ROOT / "plugins"), str(ROOT)])}  # fmt: skip
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, cwd=tmp_path)
+    assert out.read_bytes() == model_docx.read_bytes()
