@@ -42,7 +42,8 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
             lines.append(f"  {unit['label']}: NO REPORT (see its failed task)")
     period = units[0]["period"] if units else "?"
     summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
-               "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports, "reports": report_paths,
+               "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports,
+               "reports": report_paths,
                "warnings": warnings, "missing": missing}
     if units:
         from tthc.storage import atomic_write_bytes, report_dir

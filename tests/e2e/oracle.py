@@ -31,7 +31,8 @@ def dossier_counts(records: list[dict[str, Any]], start: datetime, end: datetime
                        "resolved_on_time", "resolved_late", "withdrawn", "pending", "pending_overdue",
                        "digitized_dossiers", "digitized_results", "fee_dossiers", "paid_online"), 0)
     for r in records:
-        status, got, due, done = r["TrangThaiHoSo"], _t(r["NgayTiepNhan"]), _t(r["NgayHenTra"]), _t(r["NgayKetThucXuLy"])
+        status, got = r["TrangThaiHoSo"], _t(r["NgayTiepNhan"])
+        due, done = _t(r["NgayHenTra"]), _t(r["NgayKetThucXuLy"])
         accepted = status not in (1, 3)
         if accepted and start <= got < end:
             c["received"] += 1
