@@ -36,6 +36,7 @@ from tthc.config import Document, ReportSettings, Targets, _nfc
 from tthc.inputs import OperatorInputs
 from tthc.numbers import fmt_count, fmt_date, fmt_decimal, fmt_long_date, fmt_month, fmt_rate
 from tthc.periods import Period, parse_period
+from tthc.storage import atomic_write_bytes
 from tthc.units import ReportingUnit, Unit
 
 log = logging.getLogger(__name__)
@@ -478,23 +479,11 @@ def _normalise_zip(data: bytes, moment: datetime) -> bytes:
     return out.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def render_report(template_path: Path, context: dict, out_path: Path) -> Path:
     """Fill the template with ``context`` and write the .docx atomically; same context, same bytes.
+
+    ``out_path`` is a ``pathlib.Path`` or any path-like object of ``tthc.storage`` (object storage
+    when workers run on several hosts); it is returned as given.
 
     Values are XML-escaped (docxtpl's default is not to: an ``&`` in "LĐVP.HĐND&UBND" would corrupt
     the file) and an unknown placeholder is an error rather than a blank: a template edited with a
@@ -527,8 +516,8 @@ def render_report(template_path: Path, context: dict, out_path: Path) -> Path:
 
     buffer = io.BytesIO()
     template.save(buffer)
-    out_path = Path(out_path)
-    _atomic_write(out_path, _normalise_zip(buffer.getvalue(), moment))
+    out_path = Path(out_path) if isinstance(out_path, str) else out_path
+    atomic_write_bytes(out_path, _normalise_zip(buffer.getvalue(), moment))
     return out_path
 
 
@@ -545,23 +534,25 @@ def convert_to_pdf(docx_path: Path, timeout: float = 120) -> Path | None:
 
     Each call has its own LibreOffice profile: two conversions sharing the default profile (two
     tasks on one worker) block or fail on its lock. The command runs in its own process group so a
-    timeout ends LibreOffice's child process too. A failed conversion raises.
+    timeout ends LibreOffice's child process too. A failed conversion raises. LibreOffice works on
+    a copy in a temporary folder, so ``docx_path`` may also be on object storage.
     """
     executable = find_soffice()
-    docx_path = Path(docx_path)
+    docx_path = Path(docx_path) if isinstance(docx_path, str) else docx_path
     if executable is None:
         log.warning("LibreOffice (soffice) is not on PATH: no PDF written for %s", docx_path.name)
         return None
     target = docx_path.with_suffix(".pdf")
     with tempfile.TemporaryDirectory(prefix="tthc-soffice-") as work:
-        profile, outdir = Path(work) / "profile", Path(work) / "out"
+        profile, outdir, source = Path(work) / "profile", Path(work) / "out", Path(work) / docx_path.name
+        source.write_bytes(docx_path.read_bytes())
         command = [
             executable,
             f"-env:UserInstallation={profile.as_uri()}",
             "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nofirststartwizard",
             "--convert-to", "pdf:writer_pdf_Export",
             "--outdir", str(outdir),
-            str(docx_path.resolve()),
+            str(source),
         ]  # fmt: skip
         process = subprocess.Popen(
             command,
@@ -580,5 +571,5 @@ def convert_to_pdf(docx_path: Path, timeout: float = 120) -> Path | None:
         if process.returncode != 0 or not produced.is_file():
             detail = (stderr or stdout).decode("utf-8", "replace").strip()
             raise RuntimeError(f"LibreOffice failed to convert {docx_path} (exit {process.returncode}): {detail}")
-        _atomic_write(target, produced.read_bytes())
+        atomic_write_bytes(target, produced.read_bytes())
     return target
