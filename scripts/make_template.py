@@ -36,7 +36,7 @@ from docx.shared import Mm, Pt, RGBColor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
-from tthc.report import _normalise_zip  # noqa: E402  (the package lives under plugins/, not installed)
+from tthc.report import normalise_package  # noqa: E402  (the package lives under plugins/)
 
 BUILT = datetime(2023, 11, 1)  # fixed document dates: rebuilding gives the same file
 DEFAULT_OUT = ROOT / "include" / "templates" / "bao-cao-thang.docx"
@@ -590,7 +590,7 @@ def build(out: Path) -> Path:
     doc.save(buffer)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Same bytes on every rebuild (python-docx stamps zip entries with "now"): no spurious diff in git.
-    out.write_bytes(_normalise_zip(buffer.getvalue(), BUILT))
+    out.write_bytes(normalise_package(buffer.getvalue(), BUILT))
     return out
 
 

@@ -465,8 +465,12 @@ def _fixed_moment(context: Mapping[str, Any]) -> datetime:
     return datetime(1980, 1, 1)
 
 
-def _normalise_zip(data: bytes, moment: datetime) -> bytes:
-    """Rewrite the package with fixed timestamps and attributes: python-docx stamps each entry with "now"."""
+def normalise_package(data: bytes, moment: datetime) -> bytes:
+    """A .docx package rewritten with fixed zip timestamps and attributes (python-docx stamps entries with "now").
+
+    Used for each report and by ``scripts/make_template.py`` for the template; entry order and
+    contents are kept, so Word and LibreOffice read the same document.
+    """
     stamp = (max(moment.year, 1980), moment.month, moment.day, 0, 0, 0)
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
@@ -517,7 +521,7 @@ def render_report(template_path: Path, context: dict, out_path: Path) -> Path:
     buffer = io.BytesIO()
     template.save(buffer)
     out_path = Path(out_path) if isinstance(out_path, str) else out_path
-    atomic_write_bytes(out_path, _normalise_zip(buffer.getvalue(), moment))
+    atomic_write_bytes(out_path, normalise_package(buffer.getvalue(), moment))
     return out_path
 
 
