@@ -133,9 +133,11 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     if not dossier_rows or feedback_row is None:
         raise RuntimeError(f"no metrics in the warehouse for district {unit.code}, period {period.name}: "
                            "run the compute step first")
-    operator_inputs, warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
-    if input_params:
-        operator_inputs = inputs.inputs_from_params(input_params, base=operator_inputs)
+    file_inputs, file_warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
+    operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
+    # A missing file is not worth a warning when the run's parameters gave the inputs, and when
+    # nothing gave them build_context says so itself: warn once.
+    warnings = file_warnings if file_inputs is not None else []
     context, context_warnings = report.build_context(
         unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, period.name),
         targets=config.targets, period=period, dossier_rows=dossier_rows, feedback=feedback_row,
