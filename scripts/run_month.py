@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from tthc.config import load_config  # noqa: E402
 from tthc.periods import LOCAL_TZ, latest_closed_period, parse_period  # noqa: E402
+from tthc.pipeline import plan  # noqa: E402
 
 SIM_TOKEN = "sim-one-stop-token"
 SIM_KEY = "sim-hotline-key"
@@ -74,16 +76,39 @@ def connect(env: dict[str, str], base_url: str) -> None:
     env.setdefault("AIRFLOW_CONN_TTHC_HOTLINE_1022", f"http://:{SIM_KEY}@{host_port}")
 
 
-def run(cmd: list[str], env: dict[str, str], log: Path | None = None) -> int:
+_TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
+_OUR_ERROR = re.compile(r"^(?:\S+\.)*(\w+Error): (.*)$")
+
+
+def progress(line: str, labels: list[str], failed: bool) -> str | None:
+    """The line of ``airflow dags test`` output worth showing as progress, shortened; None for the rest."""
+    ended = _TASK_END.search(line)
+    if ended:
+        task_id, index = ended.group(1), int(ended.group(2))
+        where = f" [{labels[index]}]" if 0 <= index < len(labels) else ""
+        return f"{'FAILED' if failed else 'done'} {task_id}{where}"
+    error = _OUR_ERROR.match(line.strip())
+    if error and error.group(1) in ("SourceError", "DataError", "LandingError", "ConfigError", "InputsError",
+                                    "QualityError", "PeriodError", "RuntimeError"):
+        return f"ERROR {error.group(1)}: {error.group(2)[:300]}"
+    return None
+
+
+def run(cmd: list[str], env: dict[str, str], log: Path | None = None, labels: list[str] | None = None) -> int:
     if log is None:
         return subprocess.call(cmd, cwd=ROOT, env=env)
     with log.open("w", encoding="utf-8") as handle:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
+        failed = False  # `dags test` logs a task's failure before the line that ends the task
         for line in proc.stdout:
             handle.write(line)
-            if any(key in line for key in ("Marking task as", "landed", "period 20", "warning:", "ERROR")):
-                print("   " + line.strip()[:200], flush=True)
+            failed = failed or "Task failed with exception" in line
+            shown = progress(line, labels or [], failed)
+            if shown:
+                print(f"   {shown}", flush=True)
+            if _TASK_END.search(line):
+                failed = False
         return proc.wait()
 
 
@@ -124,8 +149,9 @@ def main() -> int:
             f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
         log = home / f"run-{period.name}.log"
         summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
+        labels = [unit["label"] for unit in plan(config, period, args.districts)]
         code = run([sys.executable, "-m", "airflow", "dags", "test", "tthc_monthly_report",
-                    period.end.isoformat(), "--conf", json.dumps(conf)], env, log)
+                    period.end.isoformat(), "--conf", json.dumps(conf)], env, log, labels)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
