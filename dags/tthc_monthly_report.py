@@ -26,6 +26,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, get_current_context, task, task_group
 
 from tthc.config import load_config
+from tthc_airflow.errors import fail_fast
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
@@ -46,6 +47,14 @@ def _period(unit: dict[str, str]) -> Any:
 
 def _unit(unit: dict[str, str]) -> Any:
     return CONFIG.hierarchy.get(unit["code"])
+
+
+def _retry_policy() -> Any:
+    from tthc.sources import RetryPolicy
+
+    x = CONFIG.extraction
+    return RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds, x.timeout_seconds,
+                       x.max_passes)
 
 
 with DAG(
@@ -82,9 +91,10 @@ with DAG(
         from tthc.pipeline import plan
 
         context = get_current_context()
-        period = resolve_period(context["params"].get("period"), context.get("data_interval_start"),
-                                context.get("data_interval_end"), SCHEDULE.convention)
-        units = plan(CONFIG, period, context["params"].get("districts") or [])
+        with fail_fast():
+            period = resolve_period(context["params"].get("period"), context.get("data_interval_start"),
+                                    context.get("data_interval_end"), SCHEDULE.convention)
+            units = plan(CONFIG, period, context["params"].get("districts") or [])
         print(f"period {period.name}: [{period.start.isoformat()}, {period.end.isoformat()}), "
               f"{len(units)} district(s): {', '.join(u['label'] for u in units)}")
         return units
@@ -97,31 +107,23 @@ with DAG(
         def extract_dossiers(unit: dict[str, str]) -> dict[str, Any]:
             """Dossiers open during the period, from the one-stop system (connection tthc_one_stop)."""
             from tthc.pipeline import extract_dossiers as step
-            from tthc.sources import RetryPolicy
             from tthc_airflow.hooks import OneStopHook, data_root
 
             _label_map_index(unit)
-            x = CONFIG.extraction
-            policy = RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds,
-                                 x.timeout_seconds, x.max_passes)
-            hook = OneStopHook()
-            return step(lambda d, f, t: hook.fetch(d, f, t, policy, x.page_size), data_root(), _period(unit),
-                        _unit(unit))
+            hook, policy, size = OneStopHook(), _retry_policy(), CONFIG.extraction.page_size
+            with fail_fast():
+                return step(lambda d, f, t: hook.fetch(d, f, t, policy, size), data_root(), _period(unit), _unit(unit))
 
         @task(map_index_template="{{ district_label }}", retries=3)
         def extract_feedback(unit: dict[str, str]) -> dict[str, Any]:
             """Feedback received during the period, from the hotline 1022 (connection tthc_hotline_1022)."""
             from tthc.pipeline import extract_feedback as step
-            from tthc.sources import RetryPolicy
             from tthc_airflow.hooks import HotlineHook, data_root
 
             _label_map_index(unit)
-            x = CONFIG.extraction
-            policy = RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds,
-                                 x.timeout_seconds, x.max_passes)
-            hook = HotlineHook()
-            return step(lambda d, f, t: hook.fetch(d, f, t, policy, x.feedback_limit), data_root(), _period(unit),
-                        _unit(unit))
+            hook, policy, limit = HotlineHook(), _retry_policy(), CONFIG.extraction.feedback_limit
+            with fail_fast():
+                return step(lambda d, f, t: hook.fetch(d, f, t, policy, limit), data_root(), _period(unit), _unit(unit))
 
         @task(map_index_template="{{ district_label }}")
         def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
@@ -130,7 +132,8 @@ with DAG(
             from tthc_airflow.hooks import data_root, warehouse_url
 
             _label_map_index(unit)
-            return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"])
+            with fail_fast():
+                return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"])
 
         @task(map_index_template="{{ district_label }}")
         def write_report(unit: dict[str, str]) -> dict[str, Any]:
@@ -140,8 +143,9 @@ with DAG(
 
             _label_map_index(unit)
             params = get_current_context()["params"]
-            return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
-                        params.get("inputs") or None)
+            with fail_fast():
+                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
+                            params.get("inputs") or None)
 
         [extract_dossiers(unit), extract_feedback(unit)] >> compute_metrics(unit) >> write_report(unit)
 

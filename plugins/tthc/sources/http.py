@@ -19,7 +19,15 @@ log = logging.getLogger(__name__)
 
 
 class SourceError(RuntimeError):
-    """A source system refused or kept failing; the message names the system and what to do."""
+    """A source system refused or kept failing; the message names the system and what to do.
+
+    ``retryable`` tells the orchestrator whether trying the task again later may help (the system
+    was down) or not (a wrong token, a bad request, a reply that breaks the contract).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class TransientSourceError(Exception):
@@ -92,7 +100,8 @@ class JsonClient:
         except TransientSourceError as exc:
             raise SourceError(
                 f"{self.system}: GET {path} {params} still failing after {self.policy.max_attempts} attempts "
-                f"(last: {exc}). The system may be down; the task will be retried, or rerun it later."
+                f"(last: {exc}). The system may be down; the task will be retried, or rerun it later.",
+                retryable=True,
             ) from exc
 
     def _get_once(self, path: str, params: dict[str, Any]) -> dict[str, Any]:

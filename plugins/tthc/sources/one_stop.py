@@ -81,7 +81,8 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
     raise SourceError(
         f"{ONE_STOP}: district {district}, window {active_from}..{active_to}: the list kept changing over "
         f"{policy.max_passes} passes ({len(found)} unique dossiers read, total reported {sorted(totals)}); "
-        "refusing to count an incomplete list. Rerun the task later."
+        "refusing to count an incomplete list. Rerun the task later.",
+        retryable=True,
     )
 
 

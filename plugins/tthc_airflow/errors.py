@@ -1,0 +1,38 @@
+"""Which failures are worth Airflow's task retries, and which must fail the task at once.
+
+Why: a task retried after a wrong token, a bad request or invalid source data fails again the
+same way, minutes later, hiding the message an operator needs behind retry noise. Such errors
+become ``AirflowFailException`` (no retry); a source that was down keeps its retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from airflow.sdk.exceptions import AirflowFailException
+
+
+def _permanent(exc: BaseException) -> bool:
+    from tthc.config import ConfigError
+    from tthc.landing import LandingError
+    from tthc.metrics import DataError
+    from tthc.periods import PeriodError
+    from tthc.records import RecordError
+    from tthc.sources import SourceError
+    from tthc.units import UnitsError
+
+    if isinstance(exc, SourceError):
+        return not exc.retryable
+    return isinstance(exc, DataError | LandingError | RecordError | ConfigError | PeriodError | UnitsError)
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Run a step; a permanent error fails the task without retries, with the same message."""
+    try:
+        yield
+    except Exception as exc:
+        if _permanent(exc):
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        raise
