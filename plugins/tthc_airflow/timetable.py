@@ -28,11 +28,12 @@ class ReportingPeriodTimetable(CronDataIntervalTimetable):
         super().__init__(CRONS[convention], timezone=LOCAL_TZ)
         self.convention = convention
         self.delay = delay
-        self.description = f"{convention} periods (Asia/Ho_Chi_Minh), run {delay} after each period closes"
+        hours = delay.total_seconds() / 3600
+        self.description = f"{convention} periods (Asia/Ho_Chi_Minh), each run {hours:g} h after its period closes"
 
     @property
     def summary(self) -> str:
-        return f"{self.convention} +{self.delay}"
+        return f"{self.convention} +{self.delay.total_seconds() / 3600:g}h"
 
     def next_dagrun_info(self, *, last_automated_data_interval: DataInterval | None,
                          restriction: TimeRestriction) -> DagRunInfo | None:
