@@ -147,11 +147,8 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     path = report.render_report(config.template_path, context, report_path(root, period, unit))
     evidence_file = path.with_name(path.name.removesuffix(".docx") + ".evidence.json")
     atomic_write_bytes(evidence_file, evidence_path(root, period, unit).read_bytes())
-    pdf = None
-    if report.find_soffice() is None:
-        warnings.append("LibreOffice is not installed on this worker: no PDF beside the .docx")
-    else:
-        pdf = report.convert_to_pdf(path)
+    # Without LibreOffice on the worker there is no PDF; the run summary says so once for all districts.
+    pdf = report.convert_to_pdf(path) if report.find_soffice() else None
     for warning in warnings:
         log.warning("district %s %s: %s", unit.code, period.name, warning)
     return {"path": str(path), "evidence": str(evidence_file), "pdf": str(pdf) if pdf else None,

@@ -40,6 +40,10 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
         else:
             missing.append(unit["label"])
             lines.append(f"  {unit['label']}: NO REPORT (see its failed task)")
+    no_pdf = sum(1 for r in results["write_report"] if r and not r.get("pdf"))
+    if no_pdf:
+        warnings.append(f"{no_pdf} report(s) without PDF: LibreOffice is not installed on the worker "
+                        "(make system-deps)")
     period = units[0]["period"] if units else "?"
     summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
                "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports,
