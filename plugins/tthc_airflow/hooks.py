@@ -34,9 +34,12 @@ def base_url(conn: Any) -> str:
 
 
 class _SourceHook(BaseHook):
+    """A source system's endpoint from its http connection: base URL from host/port/schema, secret = password."""
+
     conn_name_attr = "conn_id"
     conn_type = "http"
     default_conn_name = ""
+    secret_name = "secret"  # how the error message calls the password of this system's connection
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__()
@@ -47,8 +50,6 @@ class _SourceHook(BaseHook):
         if not conn.password:
             raise ValueError(f"Airflow connection '{self.conn_id}' has no password: put the {self.secret_name} there")
         return base_url(conn), conn.password
-
-    secret_name = "secret"
 
 
 class OneStopHook(_SourceHook):
