@@ -3,7 +3,9 @@
 
 For one reporting period (the run's data interval, or the `period` parameter) and each reporting
 unit (district) of the province: fetch the one-stop system's dossiers and the hotline 1022's
-feedback, land them without personal data, compute the metrics of `metrics.md` into the
+feedback, land them without personal data, check them with Great Expectations (results and Data
+Docs under `{data root}/quality/{YYYY-MM}/{district}/`; failing records blocked or quarantined per
+the `quality` section of the configuration), compute the metrics of `metrics.md` into the
 warehouse, and write the district's report (`.docx`) under `{data root}/reports/{YYYY-MM}/`.
 
 * **Period**: `nd09` (15th to 15th, Decree 09/2019/ND-CP) by default; `calendar` by configuration
@@ -101,7 +103,7 @@ with DAG(
 
     @task_group(group_id="district")
     def per_district(unit: dict[str, str]) -> None:
-        """One district's month: extract both sources, compute metrics, write the report."""
+        """One district's month: extract both sources, validate them, compute metrics, write the report."""
 
         @task(map_index_template="{{ district_label }}", retries=3)
         def extract_dossiers(unit: dict[str, str]) -> dict[str, Any]:
@@ -126,14 +128,27 @@ with DAG(
                 return step(lambda d, f, t: hook.fetch(d, f, t, policy, limit), data_root(), _period(unit), _unit(unit))
 
         @task(map_index_template="{{ district_label }}")
+        def validate(unit: dict[str, str]) -> dict[str, Any]:
+            """Great Expectations over the extracts and operator inputs: block, warn or quarantine per configuration."""
+            from tthc.pipeline import validate_sources as step
+            from tthc_airflow.hooks import data_root, warehouse_url
+
+            _label_map_index(unit)
+            params = get_current_context()["params"]
+            with fail_fast():
+                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
+                            params.get("inputs") or None)
+
+        @task(map_index_template="{{ district_label }}")
         def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
-            """metrics.md over the landed extracts, replacing the period's rows in the warehouse."""
+            """metrics.md over the validated extracts, checked, replacing the period's rows in the warehouse."""
             from tthc.pipeline import compute_metrics as step
             from tthc_airflow.hooks import data_root, warehouse_url
 
             _label_map_index(unit)
             with fail_fast():
-                return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"])
+                return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"],
+                            quality=CONFIG.quality)
 
         @task(map_index_template="{{ district_label }}")
         def write_report(unit: dict[str, str]) -> dict[str, Any]:
@@ -147,7 +162,8 @@ with DAG(
                 return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
                             params.get("inputs") or None)
 
-        [extract_dossiers(unit), extract_feedback(unit)] >> compute_metrics(unit) >> write_report(unit)
+        extracted = [extract_dossiers(unit), extract_feedback(unit)]
+        extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)
 
     @task(trigger_rule="all_done")
     def summarize(units: list[dict[str, str]]) -> dict[str, Any]:

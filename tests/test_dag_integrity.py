@@ -35,13 +35,15 @@ def test_no_import_errors(dagbag) -> None:
 def test_structure(dagbag) -> None:
     dag = dagbag.dags["tthc_monthly_report"]
     ids = {t.task_id for t in dag.tasks}
-    assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback",
+    assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.validate",
                    "district.compute_metrics", "district.write_report", "summarize"}
     assert dag.catchup is False
     assert set(dag.params) >= {"period", "districts"}
     assert dag.timetable.summary.startswith("nd09")
-    compute = dag.get_task("district.compute_metrics")
-    assert compute.upstream_task_ids == {"district.extract_dossiers", "district.extract_feedback"}
+    # Nothing is computed from an extract before the quality gate has checked it.
+    validate = dag.get_task("district.validate")
+    assert validate.upstream_task_ids >= {"district.extract_dossiers", "district.extract_feedback"}
+    assert dag.get_task("district.compute_metrics").upstream_task_ids - {"plan_run"} == {"district.validate"}
     assert dag.get_task("summarize").trigger_rule == "all_done"
 
 

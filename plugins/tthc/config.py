@@ -94,6 +94,44 @@ class Schedule(_Strict):
         return value
 
 
+class Quality(_Strict):
+    """Data-quality policy: what each check does when it fails, and how much may be set aside.
+
+    ``checks`` maps source (``dossiers``, ``feedback``, ``inputs``, ``metrics``) to check name to
+    severity: ``block`` (no report for the district), ``warn`` (report written, finding reported) or
+    ``quarantine`` (failing records set aside and excluded from the metrics, while their number stays
+    within the limits below; above them the district is blocked). Checks not listed keep the default
+    of ``tthc/quality/checks.py``, where each check also says which severities it allows.
+    """
+
+    quarantine_max_share: float | None = Field(0.01, ge=0, le=1)  # of a source's records; None: no share limit
+    quarantine_max_records: int | None = Field(None, ge=0)  # absolute cap; None: no cap
+    quarantine_min_records: int = Field(3, ge=0)  # this many may always be set aside (small sources)
+    volume_drop_max_share: float = Field(0.5, gt=0, le=1)  # flag a fall of received dossiers larger than this
+    volume_periods: int = Field(3, ge=1, le=24)  # previous periods in the warehouse whose mean is the baseline
+    checks: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from tthc.quality.checks import validate_severities
+
+        validate_severities(value)  # raises ValueError naming the check, the severity and what is allowed
+        return value
+
+    def severity(self, source: str, check: str) -> str:
+        from tthc.quality.checks import get_check
+
+        return self.checks.get(source, {}).get(check) or get_check(source, check).default
+
+    def quarantine_limit(self, records: int) -> int:
+        """How many of a source's ``records`` may be quarantined before the district is blocked."""
+        limit = records if self.quarantine_max_share is None else int(records * self.quarantine_max_share)
+        if self.quarantine_max_records is not None:
+            limit = min(limit, self.quarantine_max_records)
+        return max(limit, min(self.quarantine_min_records, records))
+
+
 class PipelineConfig(_Strict):
     units_file: str  # relative to include/
     template: str  # relative to include/
@@ -101,6 +139,7 @@ class PipelineConfig(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     targets: Targets = Field(default_factory=Targets)
     extraction: Extraction = Field(default_factory=Extraction)
+    quality: Quality = Field(default_factory=Quality)
     report_defaults: dict[str, Any]
     report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # per unit code, per period name (YYYY-MM): values that change for that period only

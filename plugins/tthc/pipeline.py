@@ -59,18 +59,99 @@ def extract_feedback(fetch: FeedbackFetcher, root: Any, period: Period, unit: Re
             "repeats": extract.repeats, "retried": extract.transient_failures, "warnings": []}
 
 
-def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str, run_id: str
-                    ) -> dict[str, Any]:
-    """Compute the unit's metrics from its landed extracts and replace its rows in the warehouse."""
-    from tthc import metrics, warehouse
+def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,
+                     input_params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check the landed extracts and the operator inputs with Great Expectations before any number is computed.
 
-    folder = raw_dir(root, period.name, unit.code)
-    d_flags = metrics.dossier_flags(read_landed(folder / "dossiers.parquet"), unit, period)
-    f_flags = metrics.feedback_flags(read_landed(folder / "feedback.parquet"), period)
+    Writes results, Data Docs, quarantined records and the clean extracts the metrics step reads under
+    ``quality/<YYYY-MM>/<unit>/``. A blocking finding raises ``QualityError`` after removing whatever an
+    earlier run of this period left for the district (report, evidence, clean extracts, warehouse rows),
+    so that no stale or partial report survives data that no longer passes.
+    """
+    from tthc import inputs, warehouse
+    from tthc.quality import QualityError
+    from tthc.quality.checks import INPUTS, SYSTEMS
+    from tthc.quality.district import validate_district
+
+    engine = warehouse.engine_for(warehouse_url)
+    try:
+        history = warehouse.history(engine, unit.code,
+                                    [period.previous(n).name for n in range(1, config.quality.volume_periods + 1)])
+    finally:
+        engine.dispose()
+    operator_inputs, inputs_error = None, None
+    try:
+        file_inputs, _ = inputs.load_inputs(config.inputs_path, period.name, unit.code)
+        operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
+    except inputs.InputsError as exc:
+        inputs_error = f"{SYSTEMS[INPUTS]}: {exc}. Fix: correct the file or the run parameter, then rerun"
+    try:
+        summary = validate_district(config.quality, root, period, unit, history=history,
+                                    operator_inputs=operator_inputs, inputs_error=inputs_error)
+    except QualityError:
+        discard_outputs(root, period, unit, warehouse_url)
+        raise
+    return {"summary": str(_quality_dir(root, period, unit) / "summary.json"), "data_docs": summary["data_docs"],
+            "records": summary["records"], "quarantined": summary["quarantined"], "seconds": summary["seconds"],
+            "warnings": [f"{unit.code}: {w}" for w in summary["warnings"]]}
+
+
+def _quality_dir(root: Any, period: Period, unit: ReportingUnit) -> Any:
+    from tthc.quality.district import quality_dir
+
+    return quality_dir(root, period.name, unit.code)
+
+
+def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str) -> list[str]:
+    """Remove the unit's report files, evidence, clean extracts and warehouse rows of the period; returns what went."""
+    from tthc import warehouse
+    from tthc.quality.district import CLEAN_FILES
+
+    folder = report_dir(root, period.name)
+    stem = report_path(root, period, unit).name.removesuffix(".docx")
+    doomed = [p for p in folder.glob(f"{stem}.*")] if folder.exists() else []
+    doomed += [evidence_path(root, period, unit), *(_quality_dir(root, period, unit) / n for n in CLEAN_FILES.values())]
+    removed = []
+    for path in doomed:
+        if path.exists():
+            path.unlink()
+            removed.append(str(path))
+    engine = warehouse.engine_for(warehouse_url)
+    try:
+        rows = warehouse.delete_period(engine, period.name, unit.code)
+    finally:
+        engine.dispose()
+    if removed or rows:
+        log.warning("district %s %s: removed %d stale file(s) %s and %d warehouse row(s)", unit.code, period.name,
+                    len(removed), removed, rows)
+    return removed
+
+
+def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str, run_id: str,
+                    quality: Any = None) -> dict[str, Any]:
+    """Compute the unit's metrics from its validated extracts, check them, and replace its rows in the warehouse."""
+    from tthc import metrics, warehouse
+    from tthc.config import Quality
+    from tthc.quality import QualityError
+    from tthc.quality.checks import DOSSIERS, FEEDBACK
+    from tthc.quality.district import clean_path, read_summary, validate_metrics
+
+    checked = read_summary(root, period.name, unit.code)
+    if checked is None or checked.get("blocked") or not checked.get("clean"):
+        raise metrics.DataError(f"district {unit.code}, period {period.name}: no validated extracts under "
+                                f"{_quality_dir(root, period, unit)}: run the validate step first")
+    d_flags = metrics.dossier_flags(read_landed(clean_path(root, period.name, unit.code, DOSSIERS)), unit, period)
+    f_flags = metrics.feedback_flags(read_landed(clean_path(root, period.name, unit.code, FEEDBACK)), period)
     dossier_rows = metrics.dossier_metrics(d_flags, unit, period)
     feedback_row = metrics.feedback_metrics(f_flags, unit, period)
+    try:
+        validate_metrics(quality or Quality(), root, period, unit, dossier_rows, feedback_row)
+    except QualityError:
+        discard_outputs(root, period, unit, warehouse_url)
+        raise
+    checked = read_summary(root, period.name, unit.code) or checked
     atomic_write_bytes(evidence_path(root, period, unit), json.dumps(
-        build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id),
+        build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id, quality=checked),
         ensure_ascii=False, indent=1, default=str).encode("utf-8"))
     engine = warehouse.engine_for(warehouse_url)
     try:
@@ -90,8 +171,8 @@ def evidence_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
 
 
 def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[str, Any]],
-                   feedback_row: dict[str, Any], dossier_flags: Any, feedback_flags: Any, run_id: str
-                   ) -> dict[str, Any]:
+                   feedback_row: dict[str, Any], dossier_flags: Any, feedback_flags: Any, run_id: str,
+                   quality: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every figure of the report with the record ids behind it, for an auditor (no personal data).
 
     Ids are listed per handling unit (the district's own desk and each commune): level ``xa`` is
@@ -110,6 +191,23 @@ def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[
         "dossier_ids_by_unit": evidence(dossier_flags, "MaHoSo", DOSSIER_COUNTS, group="unit_code"),
         "feedback_ids": evidence(feedback_flags, "id", FEEDBACK_COUNTS)["all"] if len(feedback_flags) else
         {name: [] for name in FEEDBACK_COUNTS},
+        "quality": _quality_evidence(quality),
+    }
+
+
+def _quality_evidence(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What validation found: warnings, and per source the records quarantined (excluded from every figure)."""
+    if not summary:
+        return None
+    return {
+        "warnings": summary.get("warnings", []),
+        "quarantined": summary.get("quarantined", {}),
+        "quarantined_ids": {source: part.get("quarantined_ids", [])
+                            for source, part in (summary.get("sources") or {}).items()
+                            if part.get("quarantined_ids")},
+        "findings": [{k: f.get(k) for k in ("source", "check", "severity", "outcome", "rule", "count", "ids")}
+                     for part in (summary.get("sources") or {}).values() for f in part.get("findings", [])],
+        "results": summary.get("data_docs"),
     }
 
 

@@ -86,6 +86,16 @@ def replace_period(engine: Engine, period: str, district_code: str, dossier_rows
         conn.execute(insert(feedback_table), [feedback_row | provenance])
 
 
+def delete_period(engine: Engine, period: str, district_code: str) -> int:
+    """Remove the district's rows of that period (its data failed validation): returns how many went."""
+    removed = 0
+    with engine.begin() as conn:
+        for table in (dossier_table, feedback_table):
+            removed += conn.execute(delete(table).where(table.c.period == period,
+                                                        table.c.district_code == district_code)).rowcount or 0
+    return removed
+
+
 def _plain(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for name in DOSSIER_RATES:

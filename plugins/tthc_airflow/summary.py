@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-STEPS = ("extract_dossiers", "extract_feedback", "compute_metrics", "write_report")
+STEPS = ("extract_dossiers", "extract_feedback", "validate", "compute_metrics", "write_report")
 
 
 def _by_index(ti: Any, step: str, count: int) -> list[Any]:
@@ -24,14 +24,18 @@ def _by_index(ti: Any, step: str, count: int) -> list[Any]:
 def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     ti = context["ti"]
     results = {step: _by_index(ti, step, len(units)) for step in STEPS}
-    lines, warnings, missing, report_paths = [], [], [], []
-    dossiers = feedback = reports = retried = 0
+    lines, warnings, missing, report_paths, quality = [], [], [], [], []
+    dossiers = feedback = reports = retried = quarantined = 0
     for i, unit in enumerate(units):
-        dossier, fb, _, report = (results[step][i] for step in STEPS)
+        dossier, fb, checked, _, report = (results[step][i] for step in STEPS)
         dossiers += (dossier or {}).get("records", 0)
         feedback += (fb or {}).get("records", 0)
         retried += (dossier or {}).get("retried", 0) + (fb or {}).get("retried", 0)
-        for part in (dossier, fb, report):
+        if checked:
+            quarantined += sum(checked.get("quarantined", {}).values())
+            quality.append({"unit": unit["label"], "data_docs": checked.get("data_docs"),
+                            "quarantined": checked.get("quarantined", {})})
+        for part in (dossier, fb, checked, report):
             warnings += (part or {}).get("warnings", [])
         if report:
             reports += 1
@@ -47,7 +51,7 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     period = units[0]["period"] if units else "?"
     summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
                "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports,
-               "reports": report_paths,
+               "reports": report_paths, "records_quarantined": quarantined, "quality": quality,
                "warnings": warnings, "missing": missing}
     if units:
         from tthc.storage import atomic_write_bytes, report_dir
@@ -56,7 +60,7 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
         target = report_dir(data_root(), period) / "run-summary.json"
         atomic_write_bytes(target, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
-          f"{reports} report(s) written, {len(warnings)} warning(s)")
+          f"{quarantined} quarantined, {reports} report(s) written, {len(warnings)} warning(s)")
     print("\n".join(lines))
     for warning in warnings:
         print(f"  warning: {warning}")

@@ -1,0 +1,253 @@
+"""One district's month through the quality gate: validate, decide, write what an operator opens.
+
+Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit code>/``):
+
+- ``<suite>.json``: each GX validation result as GX writes it (``dossiers``, ``feedback``, ``inputs``,
+  and after the metrics step ``metrics_dossiers``, ``metrics_levels``, ``metrics_feedback``);
+- ``summary.json``: the findings per source, what was blocked, warned about or quarantined (with ids);
+- ``quarantine/<source>.parquet``: the records set aside, as landed (no personal data is ever landed),
+  with a ``quality_checks`` column naming the checks each failed;
+- ``dossiers.parquet``, ``feedback.parquet``: the clean extracts, the only input of the metrics step;
+- ``data_docs/index.html``: GX Data Docs over every result above.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from tthc.landing import read_landed
+from tthc.periods import Period
+from tthc.quality import QualityError
+from tthc.quality.checks import DOSSIERS, FEEDBACK, ID_COLUMNS, INPUTS, METRICS, checks_of
+from tthc.quality.policy import SourceOutcome, block_message, decide
+from tthc.quality.runner import Finding, GxSession, build_data_docs, findings, remove_tree
+from tthc.quality.suites import VolumeBaseline
+from tthc.storage import atomic_write_bytes, raw_dir
+from tthc.units import ReportingUnit
+
+log = logging.getLogger(__name__)
+
+SOURCE_SUITES = (DOSSIERS, FEEDBACK, INPUTS)
+METRIC_SUITES = ("metrics_dossiers", "metrics_levels", "metrics_feedback")
+CLEAN_FILES = {DOSSIERS: "dossiers.parquet", FEEDBACK: "feedback.parquet"}
+# (whole, part) pairs of metrics.md: a part never exceeds its whole.
+DOSSIER_PARTS = (
+    ("received", "received_online"), ("received", "digitized_dossiers"), ("received", "fee_dossiers"),
+    ("fee_dossiers", "paid_online"), ("resolved", "resolved_early"), ("resolved", "resolved_on_time"),
+    ("resolved", "resolved_late"), ("resolved", "digitized_results"), ("pending", "pending_overdue"),
+)
+
+
+def quality_dir(root: Any, period_name: str, unit_code: str) -> Any:
+    """Quality results of one reporting unit and period."""
+    return root / "quality" / period_name / unit_code
+
+
+def clean_path(root: Any, period_name: str, unit_code: str, source: str) -> Any:
+    """The validated extract of a source (quarantined records removed) that the metrics step reads."""
+    return quality_dir(root, period_name, unit_code) / CLEAN_FILES[source]
+
+
+def volume_baseline(history: list[dict[str, Any]], drop_max_share: float) -> VolumeBaseline | None:
+    """Mean received of earlier periods (warehouse ``tong`` rows) and the least accepted now; None without history."""
+    rows = [row for row in history if row.get("received") is not None]
+    if not rows:
+        return None
+    mean = sum(int(row["received"]) for row in rows) / len(rows)
+    return VolumeBaseline(tuple(str(row["period"]) for row in rows), mean, mean * (1 - drop_max_share))
+
+
+def _severities(quality: Any, source: str) -> dict[str, str]:
+    return {check.name: quality.severity(source, check.name) for check in checks_of(source)}
+
+
+def _write_json(path: Any, payload: Any) -> Any:
+    return atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False, indent=1, default=str).encode("utf-8"))
+
+
+def _read_table(path: Any) -> Any:
+    import pyarrow.parquet as pq
+
+    with path.open("rb") as handle:
+        return pq.read_table(handle)
+
+
+def _write_table(path: Any, table: Any) -> Any:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _split(table: Any, id_column: str, ids: list[str], checks_by_id: dict[str, list[str]]) -> tuple[Any, Any]:
+    """(clean rows, quarantined rows with a ``quality_checks`` column) of a landed Arrow table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chosen = pc.is_in(table[id_column], value_set=pa.array(ids, type=pa.string()))
+    clean = table.filter(pc.invert(chosen))
+    held = table.filter(chosen)
+    reasons = [",".join(checks_by_id.get(str(i), [])) for i in held[id_column].to_pylist()]
+    return clean, held.append_column("quality_checks", pa.array(reasons, type=pa.string()))
+
+
+def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUnit, *,
+                      history: list[dict[str, Any]] | None = None, operator_inputs: Any = None,
+                      inputs_error: str | None = None, session: GxSession | None = None) -> dict[str, Any]:
+    """Validate the landed extracts (and operator inputs) of one district; write results, quarantine, clean extracts.
+
+    Returns the summary (also written as ``summary.json``). Raises ``QualityError`` when a check blocks,
+    after writing the results and Data Docs an operator needs, and without any clean extract.
+    """
+    from tthc.quality.prepare import inputs_frame, prepare_dossiers, prepare_feedback
+    from tthc.quality.suites import dossier_suite, feedback_suite, inputs_suite
+
+    started = time.perf_counter()
+    session = session or GxSession()
+    gx_ready = time.perf_counter()
+    folder = quality_dir(root, period.name, unit.code)
+    raw = raw_dir(root, period.name, unit.code)
+    dossiers = prepare_dossiers(read_landed(raw / "dossiers.parquet"), period)
+    feedback = prepare_feedback(read_landed(raw / "feedback.parquet"))
+    volume = volume_baseline(history or [], quality.volume_drop_max_share)
+
+    def derived(frame: Any) -> list[str]:
+        return [c for c in frame.columns if c.startswith("q_")]
+
+    results: dict[str, dict[str, Any]] = {}
+    outcomes: list[SourceOutcome] = []
+    sizes = {DOSSIERS: len(dossiers), FEEDBACK: len(feedback)}
+    plans = [(DOSSIERS, dossiers, dossier_suite(unit, period, derived(dossiers), volume)),
+             (FEEDBACK, feedback, feedback_suite(unit, period, derived(feedback)))]
+    if operator_inputs is not None:
+        plans.append((INPUTS, inputs_frame(operator_inputs, unit.code), inputs_suite(unit, period)))
+    for source, frame, expectations in plans:
+        results[source] = session.run(source, frame, expectations, source, ID_COLUMNS[source],
+                                      _severities(quality, source))
+        size = len(frame)
+        outcomes.append(decide(source, findings(results[source], ID_COLUMNS[source]), size,
+                               quality.quarantine_limit(size)))
+    if inputs_error:
+        outcomes.append(SourceOutcome(INPUTS, 1, 0, blocking=[inputs_error]))
+    validated = time.perf_counter()
+
+    blocked = any(o.blocked for o in outcomes)
+    where = str(folder / "data_docs" / "index.html")
+    message = block_message(unit.code, unit.name, period.name, outcomes, where) if blocked else None
+    for suite, result in results.items():
+        _write_json(folder / f"{suite}.json", result)
+    for stale in METRIC_SUITES:  # results of an earlier run's metrics step describe other data
+        (folder / f"{stale}.json").unlink(missing_ok=True)
+    remove_tree(folder / "quarantine")
+    quarantine: dict[str, str] = {}
+    clean: dict[str, str] = {}
+    for source in (DOSSIERS, FEEDBACK):
+        outcome = next(o for o in outcomes if o.source == source)
+        target = clean_path(root, period.name, unit.code, source)
+        table = _read_table(raw / f"{source}.parquet")
+        checks_by_id: dict[str, list[str]] = {}
+        for finding in outcome.findings:
+            if finding.outcome == "quarantined":
+                for record_id in finding.ids:
+                    checks_by_id.setdefault(record_id, []).append(finding.check)
+        kept, held = _split(table, ID_COLUMNS[source], outcome.quarantined_ids, checks_by_id)
+        if outcome.quarantined_ids:
+            quarantine[source] = str(_write_table(folder / "quarantine" / f"{source}.parquet", held))
+        if blocked:
+            target.unlink(missing_ok=True)
+        else:
+            clean[source] = str(_write_table(target, kept))
+    summary = {
+        "period": period.name,
+        "window": [period.start.isoformat(), period.end.isoformat()],
+        "unit": {"code": unit.code, "name": unit.name},
+        "validated_at": datetime.now(UTC).isoformat(),
+        "blocked": blocked,
+        "message": message,
+        "warnings": [w for o in outcomes for w in o.warnings],
+        "quarantined": {o.source: len(o.quarantined_ids) for o in outcomes if o.source in (DOSSIERS, FEEDBACK)},
+        "records": sizes,
+        "volume": None if volume is None else {"periods": list(volume.periods), "mean_received": volume.mean_received,
+                                               "min_received": volume.min_received,
+                                               "received": int(dossiers["q_received_in_period"].sum())},
+        "sources": {o.source: o.to_dict() for o in outcomes},
+        "results": {suite: f"{suite}.json" for suite in results},
+        "clean": clean,
+        "quarantine": quarantine,
+        "data_docs": where,
+    }
+    docs_started = time.perf_counter()
+    build_data_docs(list(results.values()), folder / "data_docs")
+    finished = time.perf_counter()
+    summary["seconds"] = {"gx_import": round(session.import_seconds, 3), "gx_setup": round(gx_ready - started, 3),
+                          "validate": round(validated - gx_ready, 3), "write": round(docs_started - validated, 3),
+                          "data_docs": round(finished - docs_started, 3), "total": round(finished - started, 3)}
+    _write_json(folder / "summary.json", summary)
+    log.info("district %s %s: quality %s in %.2f s (validation %.2f s, Data Docs %.2f s); quarantined %s; "
+             "%d warning(s)",
+             unit.code, period.name, "BLOCKED" if blocked else "passed", finished - started, validated - gx_ready,
+             finished - docs_started, summary["quarantined"], len(summary["warnings"]))
+    if blocked:
+        raise QualityError(message)
+    return summary
+
+
+def read_summary(root: Any, period_name: str, unit_code: str) -> dict[str, Any] | None:
+    path = quality_dir(root, period_name, unit_code) / "summary.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_bytes().decode("utf-8"))
+
+
+def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUnit, dossier_rows: list[dict[str, Any]],
+                     feedback_row: dict[str, Any], session: GxSession | None = None) -> SourceOutcome:
+    """The metrics suite over the computed rows, before they are stored; Data Docs rebuilt over every result.
+
+    Raises ``QualityError`` when a metrics check fails (they block: a wrong number must not be stored).
+    """
+    from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
+    from tthc.quality.prepare import metric_feedback_frame, metric_levels_frame, metric_rows_frame
+    from tthc.quality.suites import metric_feedback_suite, metric_levels_suite, metric_rows_suite
+
+    session = session or GxSession()
+    folder = quality_dir(root, period.name, unit.code)
+    severities = _severities(quality, METRICS)
+    plans = [
+        ("metrics_dossiers", metric_rows_frame(dossier_rows, DOSSIER_COUNTS, DOSSIER_RATES), "row",
+         metric_rows_suite(DOSSIER_COUNTS, list(DOSSIER_RATES), DOSSIER_PARTS)),
+        ("metrics_levels", metric_levels_frame(dossier_rows, DOSSIER_COUNTS), "metric", metric_levels_suite()),
+        ("metrics_feedback", metric_feedback_frame(feedback_row, FEEDBACK_COUNTS), "district_code",
+         metric_feedback_suite(FEEDBACK_COUNTS)),
+    ]
+    results: dict[str, dict[str, Any]] = {}
+    found: list[Finding] = []
+    rows = 0
+    for suite, frame, id_column, expectations in plans:
+        results[suite] = session.run(suite, frame, expectations, METRICS, id_column, severities)
+        found += findings(results[suite], id_column)
+        rows += len(frame)
+    outcome = decide(METRICS, found, rows, 0)
+    for suite, result in results.items():
+        _write_json(folder / f"{suite}.json", result)
+    summary = read_summary(root, period.name, unit.code) or {}
+    earlier = [json.loads((folder / name).read_bytes().decode("utf-8"))
+               for suite, name in (summary.get("results") or {}).items() if suite not in results]
+    build_data_docs([*earlier, *results.values()], folder / "data_docs")
+    if summary:
+        summary.setdefault("sources", {})[METRICS] = outcome.to_dict()
+        summary.setdefault("results", {}).update({suite: f"{suite}.json" for suite in results})
+        summary["warnings"] = [*summary.get("warnings", []), *outcome.warnings]
+        if outcome.blocked:
+            summary["blocked"] = True
+            summary["message"] = block_message(unit.code, unit.name, period.name, [outcome], summary["data_docs"])
+        _write_json(folder / "summary.json", summary)
+    if outcome.blocked:
+        raise QualityError(block_message(unit.code, unit.name, period.name, [outcome],
+                                         str(folder / "data_docs" / "index.html")))
+    return outcome

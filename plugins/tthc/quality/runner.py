@@ -1,0 +1,247 @@
+"""Running suites with Great Expectations, reading their results as findings, building Data Docs.
+
+Why one GX session per task: importing GX takes seconds, a context and a data source a few
+milliseconds; a task imports GX once (``GxSession``) and runs every suite it needs in one ephemeral
+context. Results are kept as GX writes them (``to_json_dict``): they are what an operator opens, and
+the Data Docs (HTML) are rebuilt from those files, so every step that adds results (sources, then
+metrics) can rebuild one site over all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tthc.quality import BLOCK, QUARANTINE, WARN
+from tthc.quality.checks import get_check
+
+log = logging.getLogger(__name__)
+
+RESULT_FORMAT = "COMPLETE"
+DOCS_SITE = "tthc"
+_GX_SEVERITY = {BLOCK: "critical", QUARANTINE: "warning", WARN: "info"}
+
+
+@dataclass
+class Finding:
+    """One failed check of one source: what must hold, how it failed, the records that broke it."""
+
+    source: str
+    check: str
+    severity: str
+    rule: str
+    fix: str
+    record_level: bool
+    expectations: list[str] = field(default_factory=list)  # the failed GX expectations, readable
+    ids: list[str] = field(default_factory=list)  # offending record ids (record-level checks), sorted
+    observed: list[str] = field(default_factory=list)  # what a table-level expectation saw, or an exception
+    outcome: str = ""  # blocked | quarantined | warned (set by the policy)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids) if self.ids else max(len(self.expectations), 1)
+
+    def to_dict(self, max_ids: int | None = None) -> dict[str, Any]:
+        out = asdict(self)
+        out["count"] = self.count
+        if max_ids is not None and len(self.ids) > max_ids:
+            out["ids"] = self.ids[:max_ids]
+            out["ids_truncated"] = True
+        return out
+
+
+def describe(config: dict[str, Any]) -> str:
+    """``expect_column_values_to_not_be_null(NgayHenTra where TrangThaiHoSo IN [9, 10])``, from a result's config."""
+    kwargs = dict(config.get("kwargs") or {})
+    kwargs.pop("batch_id", None)
+    kwargs.pop("result_format", None)
+    condition = kwargs.pop("row_condition", None)
+    kwargs.pop("condition_parser", None)
+    if config.get("description"):
+        text = f"{config['type']}: {config['description']}"
+    else:
+        args = [str(kwargs.pop(key)) for key in ("column", "column_A", "column_B") if key in kwargs]
+        args += [f"{key}={value}" for key, value in kwargs.items() if value is not None and key != "column_list"]
+        text = f"{config['type']}({', '.join(args)})"
+    if condition:
+        text += f" where {_condition_text(condition)}"
+    return text
+
+
+def _condition_text(condition: Any) -> str:
+    if isinstance(condition, dict):
+        column = (condition.get("column") or {}).get("name", "?")
+        if condition.get("type") == "nullity":
+            return f"{column} IS {'NULL' if condition.get('is_null') else 'NOT NULL'}"
+        if "operator" in condition:
+            return f"{column} {condition['operator']} {condition.get('parameter')}"
+        if "conditions" in condition:
+            joiner = " AND " if condition.get("type") == "and" else " OR "
+            return joiner.join(_condition_text(c) for c in condition["conditions"])
+    return str(condition)
+
+
+class GxSession:
+    """Great Expectations imported once, one ephemeral context, one pandas data source."""
+
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        # GX logs one INFO line per public function it registers at import: noise in every task log.
+        logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.import_seconds = time.perf_counter() - started
+        self.gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.source = self.context.data_sources.add_pandas("tthc")
+        self._used: set[str] = set()
+
+    def run(self, suite_name: str, frame: Any, expectations: list[tuple[str, Any]], source: str, id_column: str,
+            severities: dict[str, str]) -> dict[str, Any]:
+        """Validate ``frame`` with the expectations (tagged with their checks); the result as JSON-ready dict."""
+        from great_expectations.expectations.metadata_types import FailureSeverity
+
+        gx = self.gx
+        if suite_name in self._used:  # the same suite again in this session (a rerun): replace it
+            self.context.validation_definitions.delete(suite_name)
+            self.context.suites.delete(suite_name)
+            self.source.delete_asset(suite_name)
+        self._used.add(suite_name)
+        batch = self.source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("whole")
+        for check, expectation in expectations:
+            severity = severities[check]
+            expectation.meta = {"check": check, "source": source, "severity": severity}
+            expectation.severity = FailureSeverity(_GX_SEVERITY[severity])
+        # All at once: ``suite.add_expectation`` re-serializes the whole suite on every call (quadratic).
+        suite = self.context.suites.add(gx.ExpectationSuite(
+            name=suite_name, meta={"source": source}, expectations=[e for _, e in expectations]))
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+        result_format: dict[str, Any] = {"result_format": RESULT_FORMAT}
+        if id_column in frame.columns:
+            result_format["unexpected_index_column_names"] = [id_column]
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+        return result.to_json_dict()
+
+
+def findings(result: dict[str, Any], id_column: str) -> list[Finding]:
+    """The failed checks of one suite's result, one finding per check (its expectations' ids merged)."""
+    by_check: dict[str, Finding] = {}
+    for item in result.get("results", []):
+        if item.get("success"):
+            continue
+        config = item.get("expectation_config") or {}
+        meta = config.get("meta") or {}
+        check = get_check(meta["source"], meta["check"])
+        finding = by_check.setdefault(check.name, Finding(
+            source=check.source, check=check.name, severity=meta["severity"], rule=check.rule, fix=check.fix,
+            record_level=check.record_level))
+        finding.expectations.append(describe(config))
+        details = item.get("result") or {}
+        error = _exception(item.get("exception_info"))
+        if error:
+            finding.observed.append(f"could not be evaluated: {error}")
+            finding.record_level = False  # not every failing record can be named: the check fails as a whole
+            continue
+        ids = [str(row.get(id_column)) for row in details.get("unexpected_index_list") or []
+               if isinstance(row, dict) and row.get(id_column) is not None]
+        if ids:
+            finding.ids = sorted(set(finding.ids) | set(ids))
+        elif "observed_value" in details:
+            finding.observed.append(f"observed {json.dumps(details['observed_value'], default=str)[:300]}")
+        elif details.get("unexpected_count"):
+            finding.observed.append(f"{details['unexpected_count']} unexpected value(s), records not named")
+    for finding in by_check.values():
+        if not finding.ids:
+            finding.record_level = False
+    return list(by_check.values())
+
+
+def _exception(info: Any) -> str | None:
+    """The first error message of a result's ``exception_info`` (flat, or keyed by metric as GX 1.x does)."""
+    if not isinstance(info, dict):
+        return None
+    candidates = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for candidate in candidates:
+        if candidate.get("raised_exception") or candidate.get("exception_message"):
+            text = str(candidate.get("exception_message") or "unknown error").strip()
+            return (text.splitlines() or ["unknown error"])[0][:300]
+    return None
+
+
+def build_data_docs(results: list[dict[str, Any]], target: Any) -> Any:
+    """Data Docs (HTML) of these validation results, in folder ``target`` (replaced); returns its index.html.
+
+    GX writes a site to a local folder: it is built in a temporary folder and then moved into place
+    (a local data root) or copied file by file (object storage).
+    """
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="tthc-gx-") as scratch:
+        site = Path(scratch) / "site"
+        context = gx.get_context(mode="file", project_root_dir=str(Path(scratch) / "project"))
+        context.add_data_docs_site(site_name=DOCS_SITE, site_config={
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+        })
+        for result in results:
+            loaded = expectationSuiteValidationResultSchema.load(result)
+            run = (result.get("meta") or {}).get("run_id") or {}
+            key = ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=result["suite_name"]),
+                run_id=RunIdentifier(run_name=run.get("run_name") or result["suite_name"],
+                                     run_time=run.get("run_time")),
+                batch_identifier=result["suite_name"],
+            )
+            context.validation_results_store.set(key, loaded)
+        context.build_data_docs(site_names=[DOCS_SITE])
+        return _publish_tree(site, target)
+
+
+def _publish_tree(built: Path, target: Any) -> Any:
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
+        shutil.copytree(built, staging)
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        remove_tree(target)
+        from tthc.storage import atomic_write_bytes
+
+        for path in sorted(built.rglob("*")):
+            if path.is_file():
+                atomic_write_bytes(target.joinpath(*path.relative_to(built).parts), path.read_bytes())
+    return target / "index.html"
+
+
+def remove_tree(path: Any) -> None:
+    """Remove a folder under the data root, local or object storage; absent is fine."""
+    if isinstance(path, Path):
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    try:
+        if path.exists():
+            path.fs.rm(path.path, recursive=True)
+    except FileNotFoundError:
+        pass
