@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from simulator.corrupt import KINDS, parse_spec
 from simulator.faults import FAULT_KINDS, parse_kinds
 from simulator.server import DEFAULT_HOTLINE_KEY, DEFAULT_ONE_STOP_TOKEN, make_server
 
@@ -22,6 +23,14 @@ def _kinds(value: str) -> tuple[str, ...]:
         return parse_kinds(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _corrupt(value: str) -> str:
+    try:
+        parse_spec(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _rate(value: str) -> float:
@@ -56,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds of a 429 fault (default 1)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the fault draws (data never depends on it)")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument(
+        "--corrupt", action="append", type=_corrupt, default=[], metavar="DISTRICT:KIND[*N],...",
+        help="serve broken records for a district (repeatable), e.g. 872:no_due_date,bad_status*200; "
+             f"kinds: {', '.join(KINDS)}",
+    )
     return parser
 
 
@@ -72,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host, args.port, units_path=args.units, one_stop_token=args.one_stop_token,
             hotline_key=args.hotline_key, fault_rate=args.fault_rate, faults=args.faults,
             slow_seconds=args.slow_seconds, retry_after=args.retry_after, seed=args.seed, quiet=args.quiet,
+            corrupt=args.corrupt,
         )
     except (OSError, ValueError) as exc:
         print(f"simulator: cannot start: {exc}", file=sys.stderr)

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from simulator import corrupt as corruption
 from simulator import data
 from simulator.faults import FAULT_KINDS, FaultDecision, FaultInjector
 
@@ -85,6 +86,10 @@ class _Config:
     faults: FaultInjector
     quiet: bool = False
     log_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Opt-in broken records per district (simulator.corrupt); empty: the data as generated.
+    corrupt: corruption.Spec = field(default_factory=dict)
+    corrupt_lock: threading.Lock = field(default_factory=threading.Lock)
+    corrupt_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -98,6 +103,28 @@ class SimulatorServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], config: _Config) -> None:
         self.config = config
         super().__init__(address, _Handler)
+
+    def corrupted(self, source: str, district: str, start: date, end: date,
+                  records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The window's records with the breakage asked for this district, or None when none is (cached)."""
+        config = self.config
+        kinds = config.corrupt.get(district)
+        if not kinds:
+            return None
+        key = (source, district, start, end, kinds)
+        with config.corrupt_lock:
+            found = config.corrupt_cache.get(key)
+        if found is not None:
+            return found
+        others = [c.code for d in config.hierarchy.districts.values() if d.code != district for c in d.communes]
+        foreign = others[0] if others else "99999"
+        apply = corruption.corrupt_dossiers if source == "dossiers" else corruption.corrupt_feedback
+        found, _ = apply(records, kinds, start, end, foreign)
+        with config.corrupt_lock:
+            if len(config.corrupt_cache) >= 32:
+                config.corrupt_cache.clear()
+            config.corrupt_cache[key] = found
+        return found
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -302,6 +329,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self._fault_for_request()
         records = data.dossiers_in_window(district, active_from, active_to, config.units_path)
         total = len(records)
+        broken = self.server.corrupted("dossiers", district, active_from, active_to, records)
+        if broken is not None:
+            # A served duplicate id is one dossier to the system: total counts ids, pages cover every row.
+            records, total = broken, len({r["MaHoSo"] for r in broken})
         start = (page - 1) * page_size
         if fault is not None and fault.kind == "dup":
             start, total = _dup_dossier_page(fault, start, total)
@@ -309,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
             "page": page,
             "page_size": page_size,
             "total": total,
-            "total_pages": math.ceil(total / page_size),
+            "total_pages": math.ceil(max(total, len(records)) / page_size),
             "data": records[start:start + page_size],
         }
         self._send_json(200, payload, cut=fault if fault is not None and fault.kind == "cut" else None)
@@ -332,6 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         fault = self._fault_for_request()
         items = data.feedback_in_window(district, received_from, received_to, config.units_path)
+        items = self.server.corrupted("feedback", district, received_from, received_to, items) or items
         page = items[offset:offset + limit]
         consumed = offset + len(page)
         if fault is not None and fault.kind == "dup":
@@ -429,6 +461,7 @@ def make_server(
     retry_after: int = 1,
     seed: int = 1,
     quiet: bool = False,
+    corrupt: Any = None,
 ) -> SimulatorServer:
     """Bind (port 0 = a free port) and configure a server; the caller runs ``serve_forever``.
 
@@ -445,6 +478,7 @@ def make_server(
         hotline_key=hotline_key,
         faults=injector,
         quiet=quiet,
+        corrupt=corruption.parse_spec(corrupt),
     )
     return SimulatorServer((host, port), config)
 
@@ -470,6 +504,14 @@ class SimulatorHandle:
     def set_faults(self, rate: float, kinds: str | Iterable[str] | None = None) -> None:
         """Change the fault rate and (if given) the enabled kinds while the server runs."""
         self.server.config.faults.set(rate, kinds)
+
+    def set_corrupt(self, spec: Any) -> None:
+        """Serve broken records (``simulator.corrupt`` spec) from now on; None or ``{}`` serves clean data again."""
+        config = self.server.config
+        parsed = corruption.parse_spec(spec)
+        with config.corrupt_lock:
+            config.corrupt = parsed
+            config.corrupt_cache.clear()
 
     def stop(self) -> None:
         """Stop serving and close the socket; safe to call twice."""
@@ -505,15 +547,18 @@ def start_in_thread(
     retry_after: int = 1,
     seed: int = 1,
     quiet: bool = False,
+    corrupt: Any = None,
 ) -> SimulatorHandle:
     """Start a simulator in a daemon thread and return once it accepts connections.
 
     For tests and local tools: ``with start_in_thread() as sim: requests.get(sim.base_url + ...)``.
+    ``corrupt`` (off by default) serves broken records, e.g. ``{"872": ["no_due_date", "bad_status*200"]}``
+    (see :mod:`simulator.corrupt`).
     """
     server = make_server(
         host, port, units_path=units_path, one_stop_token=one_stop_token, hotline_key=hotline_key,
         fault_rate=fault_rate, faults=faults, slow_seconds=slow_seconds, retry_after=retry_after, seed=seed,
-        quiet=quiet,
+        quiet=quiet, corrupt=corrupt,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"simulator-{server.server_address[1]}",
