@@ -62,10 +62,11 @@ def _what(finding: Finding) -> str:
     return f"{finding.source}.{finding.check} ({finding.rule}; {'; '.join(finding.expectations[:3])})"
 
 
-def _how_many(finding: Finding, records: int, noun: str) -> str:
+def _failure(finding: Finding, records: int, noun: str) -> str:
+    """``7 of 4659 dossier(s), e.g. a, b fail check ...`` or, for a table-level check, what it observed."""
     if finding.ids:
-        return f"{len(finding.ids)} of {records} {noun}, e.g. {sample(finding.ids)}"
-    return "; ".join(finding.observed[:3]) or "failed"
+        return f"{len(finding.ids)} of {records} {noun}, e.g. {sample(finding.ids)} fail check {_what(finding)}"
+    return f"check {_what(finding)} failed: {'; '.join(finding.observed[:3]) or 'no details'}"
 
 
 def decide(source: str, found: list[Finding], records: int, quarantine_limit: int) -> SourceOutcome:
@@ -77,14 +78,12 @@ def decide(source: str, found: list[Finding], records: int, quarantine_limit: in
         if finding.severity == BLOCK or (finding.severity == QUARANTINE and not finding.record_level):
             finding.outcome = "blocked"
             why = "" if finding.severity == BLOCK else " (quarantine needs the failing records named)"
-            outcome.blocking.append(f"{system}: {_how_many(finding, records, noun)} fail check {_what(finding)}"
-                                    f"{why}. Fix: {finding.fix}")
+            outcome.blocking.append(f"{system}: {_failure(finding, records, noun)}{why}. Fix: {finding.fix}")
         elif finding.severity == QUARANTINE:
             to_quarantine.append(finding)
         elif finding.severity == WARN:
             finding.outcome = "warned"
-            outcome.warnings.append(f"{system}: {_how_many(finding, records, noun)} fail check {finding.source}."
-                                    f"{finding.check} ({finding.rule}); kept (severity warn)")
+            outcome.warnings.append(f"{system}: {_failure(finding, records, noun)}; kept (severity warn)")
     ids = sorted({i for finding in to_quarantine for i in finding.ids})
     if ids and len(ids) > quarantine_limit:
         for finding in to_quarantine:
