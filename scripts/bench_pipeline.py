@@ -54,6 +54,7 @@ def main() -> None:
         for _ in range(args.repeat):
             extract = timed("extract dossiers + land", pipeline.extract_dossiers, d_fetch, root, period, unit)
             timed("extract feedback + land", pipeline.extract_feedback, f_fetch, root, period, unit)
+            timed("validate (GX)", pipeline.validate_sources, config, root, period, unit, wh)
             timed("metrics + warehouse", pipeline.compute_metrics, root, period, unit, wh, "bench")
             timed("report .docx (+PDF)", pipeline.write_report, config, root, period, unit, wh)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
