@@ -65,5 +65,8 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     for warning in warnings:
         print(f"  warning: {warning}")
     if missing:
-        raise RuntimeError(f"{len(missing)} district(s) have no report for {period}: {', '.join(missing)}")
+        from airflow.sdk.exceptions import AirflowFailException
+
+        # No retry: the districts' tasks have ended; summarizing again minutes later cannot change the answer.
+        raise AirflowFailException(f"{len(missing)} district(s) have no report for {period}: {', '.join(missing)}")
     return summary
