@@ -76,8 +76,9 @@ def test_results_data_docs_quarantine_and_clean_extracts(tmp_path: Path) -> None
     assert evidence["quality"]["quarantined_ids"]["feedback"] == ["PA-BAD"]
     assert {f["check"] for f in evidence["quality"]["findings"]} == {"finished_has_due_date", "unit_in_district",
                                                                       "category_in_set"}
-    assert (folder / "metrics_levels.json").exists()
-    assert "metrics_levels" in index.read_text(encoding="utf-8")
+    metrics_result = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics_result["success"] is True and metrics_result["suite_name"] == "metrics"
+    assert "validations/metrics/" in index.read_text(encoding="utf-8")
 
 
 def _stale_outputs(root: Path) -> list[Path]:

@@ -30,7 +30,7 @@ SYSTEMS = {
     INPUTS: "operator inputs (include/inputs/<YYYY-MM>/<unit>.yaml or the run parameter 'inputs')",
     METRICS: "computed metrics (tthc.metrics)",
 }
-ID_COLUMNS = {DOSSIERS: "MaHoSo", FEEDBACK: "id", INPUTS: "unit", METRICS: "row"}
+ID_COLUMNS = {DOSSIERS: "MaHoSo", FEEDBACK: "id", INPUTS: "unit", METRICS: "id"}
 
 _RECORD_ALLOWED = (BLOCK, WARN, QUARANTINE)
 _CRITICAL_ALLOWED = (BLOCK, QUARANTINE)

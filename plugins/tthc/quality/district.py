@@ -3,7 +3,7 @@
 Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit code>/``):
 
 - ``<suite>.json``: each GX validation result as GX writes it (``dossiers``, ``feedback``, ``inputs``,
-  and after the metrics step ``metrics_dossiers``, ``metrics_levels``, ``metrics_feedback``);
+  and after the metrics step ``metrics``);
 - ``summary.json``: the findings per source, what was blocked, warned about or quarantined (with ids);
 - ``quarantine/<source>.parquet``: the records set aside, as landed (no personal data is ever landed),
   with a ``quality_checks`` column naming the checks each failed;
@@ -25,7 +25,7 @@ from tthc.periods import Period
 from tthc.quality import QualityError
 from tthc.quality.checks import DOSSIERS, FEEDBACK, ID_COLUMNS, INPUTS, METRICS, checks_of
 from tthc.quality.policy import SourceOutcome, block_message, decide
-from tthc.quality.runner import Finding, GxSession, build_data_docs, findings, remove_tree
+from tthc.quality.runner import GxSession, build_data_docs, findings, remove_tree
 from tthc.quality.suites import VolumeBaseline
 from tthc.storage import atomic_write_bytes, raw_dir
 from tthc.units import ReportingUnit
@@ -33,7 +33,7 @@ from tthc.units import ReportingUnit
 log = logging.getLogger(__name__)
 
 SOURCE_SUITES = (DOSSIERS, FEEDBACK, INPUTS)
-METRIC_SUITES = ("metrics_dossiers", "metrics_levels", "metrics_feedback")
+METRIC_SUITES = (METRICS,)
 CLEAN_FILES = {DOSSIERS: "dossiers.parquet", FEEDBACK: "feedback.parquet"}
 # (whole, part) pairs of metrics.md: a part never exceeds its whole.
 DOSSIER_PARTS = (
@@ -212,26 +212,16 @@ def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUni
     Raises ``QualityError`` when a metrics check fails (they block: a wrong number must not be stored).
     """
     from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
-    from tthc.quality.prepare import metric_feedback_frame, metric_levels_frame, metric_rows_frame
-    from tthc.quality.suites import metric_feedback_suite, metric_levels_suite, metric_rows_suite
+    from tthc.quality.prepare import metrics_frame
+    from tthc.quality.suites import metrics_suite
 
     session = session or GxSession()
     folder = quality_dir(root, period.name, unit.code)
-    severities = _severities(quality, METRICS)
-    plans = [
-        ("metrics_dossiers", metric_rows_frame(dossier_rows, DOSSIER_COUNTS, DOSSIER_RATES), "row",
-         metric_rows_suite(DOSSIER_COUNTS, list(DOSSIER_RATES), DOSSIER_PARTS)),
-        ("metrics_levels", metric_levels_frame(dossier_rows, DOSSIER_COUNTS), "metric", metric_levels_suite()),
-        ("metrics_feedback", metric_feedback_frame(feedback_row, FEEDBACK_COUNTS), "district_code",
-         metric_feedback_suite(FEEDBACK_COUNTS)),
-    ]
-    results: dict[str, dict[str, Any]] = {}
-    found: list[Finding] = []
-    rows = 0
-    for suite, frame, id_column, expectations in plans:
-        results[suite] = session.run(suite, frame, expectations, METRICS, id_column, severities)
-        found += findings(results[suite], id_column)
-        rows += len(frame)
+    frame = metrics_frame(dossier_rows, feedback_row, DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS, DOSSIER_PARTS)
+    results = {METRICS: session.run(METRICS, frame, metrics_suite(), METRICS, ID_COLUMNS[METRICS],
+                                    _severities(quality, METRICS))}
+    found = findings(results[METRICS], ID_COLUMNS[METRICS])
+    rows = len(frame)
     outcome = decide(METRICS, found, rows, 0)
     for suite, result in results.items():
         _write_json(folder / f"{suite}.json", result)

@@ -19,7 +19,7 @@ from tthc.quality.checks import SYSTEMS
 from tthc.quality.runner import Finding
 
 SAMPLE_IDS = 5
-NOUNS = {"dossiers": "dossier(s)", "feedback": "feedback item(s)", "inputs": "input file(s)", "metrics": "row(s)"}
+NOUNS = {"dossiers": "dossier(s)", "feedback": "feedback item(s)", "inputs": "input file(s)", "metrics": "fact(s)"}
 
 
 @dataclass

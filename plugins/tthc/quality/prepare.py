@@ -10,7 +10,7 @@ Parsing is as strict as ``tthc.timeparse``, which the metrics use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -118,51 +118,54 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, Decimal | float) else value
 
 
-def metric_rows_frame(rows: Iterable[dict[str, Any]], counts: tuple[str, ...], rates: Iterable[str]
-                      ) -> pd.DataFrame:
-    """The dossier metric rows, with ``row`` = ``level:unit_code`` and ``q_resolved_parts``."""
-    import pandas as pd
+def metrics_frame(rows: Iterable[dict[str, Any]], feedback: dict[str, Any], counts: Sequence[str],
+                  rates: Iterable[str], feedback_counts: Sequence[str], parts: Sequence[tuple[str, str]]
+                  ) -> pd.DataFrame:
+    """The computed figures as facts to check, one per line: ``id`` names it, ``kind`` says what ``a``/``b`` are.
 
-    rates = list(rates)
-    records = []
-    for row in rows:
-        record = {"row": f"{row['level']}:{row['unit_code']}", "level": row["level"], "unit_code": row["unit_code"]}
-        record.update({name: row[name] for name in counts})
-        record.update({name: _number(row.get(name)) for name in rates})
-        records.append(record)
-    frame = pd.DataFrame(records, columns=["row", "level", "unit_code", *counts, *rates])
-    for name in counts:
-        frame[name] = frame[name].astype("int64")
-    for name in rates:
-        frame[name] = frame[name].astype("float64")
-    frame["q_resolved_parts"] = frame["resolved_early"] + frame["resolved_on_time"] + frame["resolved_late"]
-    return frame
+    - ``row``: one per dossier row, ``key`` = ``level:unit_code`` (must be unique);
+    - ``count``: ``a`` = a count (whole, >= 0);
+    - ``rate``: ``a`` = a rate in percent (0..100, or null when nothing arose);
+    - ``part``: ``a`` = the whole, ``b`` = its part (``a >= b``);
+    - ``sum``: ``a`` = a total, ``b`` = the sum of the parts that partition it (``a == b``);
+    - ``level``: ``a`` = tong (or xa), ``b`` = huyen + xa (or the communes' sum) (``a == b``).
 
-
-def metric_levels_frame(rows: Iterable[dict[str, Any]], counts: tuple[str, ...]) -> pd.DataFrame:
-    """One row per count: its value at huyen, xa, tong, and the sums those must equal."""
+    One long frame keeps the suite at a handful of expectations whatever the number of metrics, and
+    each failure is named by its fact (``tong:872/received_online <= received``).
+    """
     import pandas as pd
 
     rows = list(rows)
+    facts: list[tuple[str, str, Any, Any, str | None]] = []
 
-    def value(level: str, name: str) -> int:
-        return sum(int(r[name]) for r in rows if r["level"] == level)
+    def add(kind: str, fact: str, a: Any, b: Any = None, key: str | None = None) -> None:
+        facts.append((fact, kind, _number(a), _number(b), key))
 
-    records = []
+    for row in rows:
+        where = f"{row['level']}:{row['unit_code']}"
+        add("row", where, None, key=where)
+        for name in counts:
+            add("count", f"{where}/{name}", row[name])
+        for name in rates:
+            add("rate", f"{where}/{name}", row.get(name))
+        for whole, part in parts:
+            add("part", f"{where}/{part} <= {whole}", row[whole], row[part])
+        add("sum", f"{where}/resolved = resolved_early + resolved_on_time + resolved_late", row["resolved"],
+            row["resolved_early"] + row["resolved_on_time"] + row["resolved_late"])
     for name in counts:
-        huyen, xa, tong, communes = (value(level, name) for level in ("huyen", "xa", "tong", "commune"))
-        records.append({"metric": name, "huyen": huyen, "xa": xa, "tong": tong,
-                        "q_huyen_plus_xa": huyen + xa, "q_communes_sum": communes})
-    return pd.DataFrame(records, columns=["metric", "huyen", "xa", "tong", "q_huyen_plus_xa", "q_communes_sum"])
-
-
-def metric_feedback_frame(row: dict[str, Any], counts: tuple[str, ...]) -> pd.DataFrame:
-    """The feedback row, with ``q_feedback_parts`` (the partition of received) and ``q_late_parts``."""
-    import pandas as pd
-
-    frame = pd.DataFrame([{"district_code": row["district_code"], **{n: int(row[n]) for n in counts}}])
-    frame["q_feedback_parts"] = (frame["feedback_answered_on_time"] + frame["feedback_answered_late"]
-                                 + frame["feedback_overdue"] + frame["feedback_in_progress"]
-                                 + frame["feedback_rejected"])
-    frame["q_late_parts"] = frame["feedback_answered_late"] + frame["feedback_overdue"]
-    return frame
+        level = {lv: sum(int(r[name]) for r in rows if r["level"] == lv) for lv in ("huyen", "xa", "tong", "commune")}
+        add("level", f"{name}: tong = huyen + xa", level["tong"], level["huyen"] + level["xa"])
+        add("level", f"{name}: xa = sum of the communes", level["xa"], level["commune"])
+    where = f"feedback:{feedback['district_code']}"
+    for name in feedback_counts:
+        add("count", f"{where}/{name}", feedback[name])
+        if name != "feedback_received":
+            add("part", f"{where}/{name} <= feedback_received", feedback["feedback_received"], feedback[name])
+    add("sum", f"{where}/feedback_received = answered on time + answered late + overdue + in progress + rejected",
+        feedback["feedback_received"], sum(feedback[n] for n in (
+            "feedback_answered_on_time", "feedback_answered_late", "feedback_overdue", "feedback_in_progress",
+            "feedback_rejected")))
+    add("sum", f"{where}/feedback_late = answered late + overdue", feedback["feedback_late"],
+        feedback["feedback_answered_late"] + feedback["feedback_overdue"])
+    frame = pd.DataFrame(facts, columns=["id", "kind", "a", "b", "key"])
+    return frame.astype({"id": "string", "kind": "string", "a": "float64", "b": "float64", "key": "string"})

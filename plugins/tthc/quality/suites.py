@@ -150,46 +150,29 @@ def inputs_suite(unit: ReportingUnit, period: Period) -> Expectations:
     ]
 
 
-def metric_rows_suite(counts: Sequence[str], rates: Sequence[str], parts: Sequence[tuple[str, str]]
-                      ) -> Expectations:
-    """Dossier metric rows: counts >= 0, each part <= its whole, rates in 0..100, resolved partitioned."""
+def metrics_suite() -> Expectations:
+    """The computed figures (``prepare.metrics_frame``): counts >= 0, parts <= wholes, partitions and levels add up,
+    rates within 0..100, one row per level and unit."""
     import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
 
-    out: Expectations = [("rows_unique", gxe.ExpectColumnValuesToBeUnique(column="row"))]
-    out += [("counts_non_negative", gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0)) for name in counts]
-    out += [("counts_non_negative", gxe.ExpectColumnValuesToNotBeNull(column=name)) for name in counts]
-    out += [("parts_within_whole", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=whole, column_B=part, or_equal=True, description=f"{part} <= {whole}")) for whole, part in parts]
-    out.append(("partitions_add_up", gxe.ExpectColumnPairValuesToBeEqual(
-        column_A="resolved", column_B="q_resolved_parts",
-        description="resolved = resolved_early + resolved_on_time + resolved_late")))
-    out += [("rates_in_range", gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0, max_value=100))
-            for name in rates]
-    return out
-
-
-def metric_levels_suite() -> Expectations:
-    import great_expectations.expectations as gxe
+    def kind(name: str) -> Any:
+        return Column("kind") == name
 
     return [
-        ("levels_add_up", gxe.ExpectColumnPairValuesToBeEqual(column_A="tong", column_B="q_huyen_plus_xa",
-                                                              description="tong = huyen + xa")),
-        ("levels_add_up", gxe.ExpectColumnPairValuesToBeEqual(column_A="xa", column_B="q_communes_sum",
-                                                              description="xa = the sum of the communes")),
+        ("rows_unique", gxe.ExpectColumnValuesToBeUnique(column="key", description="one row per (level, unit_code)")),
+        ("counts_non_negative", gxe.ExpectColumnValuesToNotBeNull(column="a", row_condition=kind("count"))),
+        ("counts_non_negative", gxe.ExpectColumnValuesToBeBetween(column="a", min_value=0, row_condition=kind("count"),
+                                                                  description="every count >= 0")),
+        ("parts_within_whole", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="a", column_B="b", or_equal=True, row_condition=kind("part"),
+            description="every part <= its whole")),
+        ("partitions_add_up", gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="a", column_B="b", row_condition=kind("sum"), description="every total = the sum of its parts")),
+        ("levels_add_up", gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="a", column_B="b", row_condition=kind("level"),
+            description="tong = huyen + xa and xa = the sum of the communes")),
+        ("rates_in_range", gxe.ExpectColumnValuesToBeBetween(column="a", min_value=0, max_value=100,
+                                                             row_condition=kind("rate"),
+                                                             description="every rate within 0..100")),
     ]
-
-
-def metric_feedback_suite(counts: Sequence[str]) -> Expectations:
-    import great_expectations.expectations as gxe
-
-    out: Expectations = [("counts_non_negative", gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0))
-                         for name in counts]
-    out += [("parts_within_whole", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="feedback_received", column_B=name, or_equal=True, description=f"{name} <= feedback_received"))
-        for name in counts if name != "feedback_received"]
-    out.append(("partitions_add_up", gxe.ExpectColumnPairValuesToBeEqual(
-        column_A="feedback_received", column_B="q_feedback_parts",
-        description="received = answered on time + answered late + overdue + in progress + rejected")))
-    out.append(("partitions_add_up", gxe.ExpectColumnPairValuesToBeEqual(
-        column_A="feedback_late", column_B="q_late_parts", description="feedback_late = answered late + overdue")))
-    return out
