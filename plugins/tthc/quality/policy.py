@@ -105,11 +105,14 @@ def decide(source: str, found: list[Finding], records: int, quarantine_limit: in
 
 def block_message(unit_code: str, unit_name: str, period_name: str, outcomes: list[SourceOutcome],
                   where: str) -> str:
-    """The failed task's message: every blocking reason, where the results are, how the policy is set."""
+    """The failed task's message: every blocking reason, where the results are, how the policy is set.
+
+    The first line holds the first reason whole, since UIs and logs often show only that line.
+    """
     reasons = [reason for outcome in outcomes for reason in outcome.blocking]
-    lines = [f"data quality blocks the report of {unit_name} ({unit_code}) for {period_name}: "
-             f"{len(reasons)} blocking finding(s)"]
-    lines += [f"  - {reason}" for reason in reasons]
+    more = f" (and {len(reasons) - 1} more blocking finding(s) below)" if len(reasons) > 1 else ""
+    lines = [f"data quality blocks the report of {unit_name} ({unit_code}) for {period_name}{more}: {reasons[0]}"]
+    lines += [f"  - {reason}" for reason in reasons[1:]]
     lines.append(f"  Results and Data Docs: {where}. Severities and quarantine limits: section 'quality' of "
                  "include/config/pipeline.yaml. After the fix, clear this district's validate task to rerun it.")
     return "\n".join(lines)
