@@ -142,8 +142,9 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     message = block_message(unit.code, unit.name, period.name, outcomes, where) if blocked else None
     for suite, result in results.items():
         _write_json(folder / f"{suite}.json", result)
-    for stale in METRIC_SUITES:  # results of an earlier run's metrics step describe other data
-        (folder / f"{stale}.json").unlink(missing_ok=True)
+    for stale in (*SOURCE_SUITES, *METRIC_SUITES):  # an earlier run's results describe other data
+        if stale not in results:
+            (folder / f"{stale}.json").unlink(missing_ok=True)
     remove_tree(folder / "quarantine")
     quarantine: dict[str, str] = {}
     clean: dict[str, str] = {}
