@@ -8,7 +8,8 @@ Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit c
 - ``quarantine/<source>.parquet``: the records set aside, as landed (no personal data is ever landed),
   with a ``quality_checks`` column naming the checks each failed;
 - ``dossiers.parquet``, ``feedback.parquet``: the clean extracts, the only input of the metrics step;
-- ``data_docs/index.html``: GX Data Docs over every result above.
+- ``data_docs/index.html``: GX Data Docs over every result above (built by the metrics step, or by
+  the validation when it blocks: then there is no metrics step).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     """Validate the landed extracts (and operator inputs) of one district; write results, quarantine, clean extracts.
 
     Returns the summary (also written as ``summary.json``). Raises ``QualityError`` when a check blocks,
-    after writing the results and Data Docs an operator needs, and without any clean extract.
+    after writing the results and Data Docs an operator needs, and without any clean extract. When it
+    passes, the Data Docs are left to the metrics step, which adds its own results to the same site.
     """
     from tthc.quality.prepare import inputs_frame, prepare_dossiers, prepare_feedback
     from tthc.quality.suites import dossier_suite, feedback_suite, inputs_suite
@@ -184,7 +186,10 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         "data_docs": where,
     }
     docs_started = time.perf_counter()
-    build_data_docs(list(results.values()), folder / "data_docs")
+    if blocked:
+        build_data_docs(list(results.values()), folder / "data_docs")
+    else:  # the metrics step builds them over these results and its own: no second build of the same pages
+        remove_tree(folder / "data_docs")
     finished = time.perf_counter()
     summary["seconds"] = {"gx_import": round(session.import_seconds, 3), "gx_setup": round(gx_ready - started, 3),
                           "validate": round(validated - gx_ready, 3), "write": round(docs_started - validated, 3),
