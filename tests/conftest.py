@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,6 +40,16 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """``airflow db migrate`` once for the session's Airflow home, for the tests that run the DAG."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=ROOT, capture_output=True,
+                            text=True, env=dict(os.environ), timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,16 +13,6 @@ import pytest
 from simulator.server import SimulatorHandle, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """``airflow db migrate`` once for the session's Airflow home (set by tests/conftest.py)."""
-    home = Path(os.environ["AIRFLOW_HOME"])
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=ROOT, capture_output=True,
-                            text=True, env=dict(os.environ), timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return home
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,6 @@ One ``dag.test()`` run of period 2023-11 for three districts:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,15 +39,6 @@ SPEC = {
                   "outside_window", "duplicate_id", "feedback_no_answered_at*2"],
     BLOCKED: ["no_due_date*100"],
 }
-
-
-@pytest.fixture(scope="module")
-def airflow_db() -> Path:
-    home = Path(os.environ["AIRFLOW_HOME"])
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=ROOT, capture_output=True,
-                            text=True, env=dict(os.environ), timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return home
 
 
 @pytest.fixture(scope="module")
