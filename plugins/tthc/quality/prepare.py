@@ -5,7 +5,7 @@ it sent), but ``NgayTiepNhan <= NgayKetThucXuLy`` or "inside the window" are com
 Each time column gets a parsed twin ``q_t_<column>`` (naive local time, NaT when null or malformed)
 and a flag ``q_ok_<column>`` (true when null or a valid time), so that the comparisons are plain GX
 column-pair and range expectations, and "parses in its format" is an expectation on the flag.
-Parsing is as strict as ``tthc.timeparse``, which the metrics use.
+Parsing is ``tthc.timeparse``'s, the same as the metrics'.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tthc.metrics import text_values
 from tthc.periods import LOCAL_TZ, Period
-from tthc.timeparse import TimeFormatError, parse_iso
+from tthc.timeparse import parse_all, parse_compact, parse_iso
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DOSSIER_TIMES = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat")
 FEEDBACK_TIMES = ("received_at", "due_at", "answered_at")
-COMPACT_REGEX = r"^\d{14}$"
-ISO_REGEX = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 def naive_local(moment: datetime) -> datetime:
@@ -41,43 +40,21 @@ def _column(frame: pd.DataFrame, name: str, dtype: str) -> pd.Series:
     return pd.Series(pd.array([None] * len(frame), dtype=dtype), index=frame.index)
 
 
-def _parse_compact(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _parse(raw: pd.Series, parse: Any) -> tuple[pd.Series, pd.Series]:
+    """The parsed twin (naive local time, NaT when null or malformed) and the null-or-valid flag of a column."""
     import pandas as pd
 
-    text = raw.astype("string")
-    shaped = text.str.fullmatch(r"\d{14}").fillna(False).astype(bool)
-    parsed = pd.to_datetime(text.where(shaped), format="%Y%m%d%H%M%S", errors="coerce")
-    ok = text.isna() | parsed.notna()
-    return parsed.astype("datetime64[ns]"), ok.astype(bool)
-
-
-def _parse_iso(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    import pandas as pd
-
-    values: list[datetime | None] = []
-    ok: list[bool] = []
-    for value in raw.astype("string"):
-        if pd.isna(value):
-            values.append(None)
-            ok.append(True)
-            continue
-        try:
-            parsed = parse_iso(str(value))
-        except TimeFormatError:
-            values.append(None)
-            ok.append(False)
-        else:
-            values.append(None if parsed is None else naive_local(parsed))
-            ok.append(True)
-    parsed_series = pd.Series(pd.to_datetime(values), index=raw.index, dtype="datetime64[ns]")
-    return parsed_series, pd.Series(ok, index=raw.index, dtype=bool)
+    times, valid = parse_all(text_values(raw), parse)
+    naive = [None if t is None else naive_local(t) for t in times]
+    parsed = pd.Series(pd.to_datetime(naive), index=raw.index, dtype="datetime64[ns]")
+    return parsed, pd.Series(valid, index=raw.index, dtype=bool)
 
 
 def prepare_dossiers(landed: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Landed dossiers + ``q_t_*``/``q_ok_*`` per time column + ``q_received_in_period`` (0/1, for volume)."""
     frame = landed.reset_index(drop=True).copy()
     for name in DOSSIER_TIMES:
-        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse_compact(_column(frame, name, "string"))
+        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_compact)
     status = _column(frame, "TrangThaiHoSo", "Int64")
     accepted = ~status.isin([1, 3]).fillna(False).astype(bool)
     received = frame["q_t_NgayTiepNhan"]
@@ -90,7 +67,7 @@ def prepare_feedback(landed: pd.DataFrame) -> pd.DataFrame:
     """Landed feedback + ``q_t_*``/``q_ok_*`` per time column."""
     frame = landed.reset_index(drop=True).copy()
     for name in FEEDBACK_TIMES:
-        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse_iso(_column(frame, name, "string"))
+        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_iso)
     return frame
 
 

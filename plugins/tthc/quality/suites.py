@@ -16,7 +16,8 @@ from typing import Any
 
 from tthc.landing import DOSSIER_TYPES, FEEDBACK_TYPES
 from tthc.periods import Period
-from tthc.quality.prepare import COMPACT_REGEX, DOSSIER_TIMES, FEEDBACK_TIMES, ISO_REGEX, naive_local
+from tthc.quality.prepare import DOSSIER_TIMES, FEEDBACK_TIMES, naive_local
+from tthc.timeparse import COMPACT_PATTERN, ISO_PATTERN
 from tthc.units import ReportingUnit
 
 Expectations = list[tuple[str, Any]]
@@ -72,7 +73,7 @@ def dossier_suite(unit: ReportingUnit, period: Period, derived: Sequence[str],
     out.append(("unit_in_district", gxe.ExpectColumnValuesToBeInSet(
         column="MaDonVi", value_set=[unit.code, *sorted(unit.child_codes)])))
     for name in DOSSIER_TIMES:
-        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=COMPACT_REGEX)))
+        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=COMPACT_PATTERN)))
         out.append(("time_format", gxe.ExpectColumnValuesToBeInSet(
             column=f"q_ok_{name}", value_set=[True], description=f"{name} is a time that exists (parses)")))
     out.append(("received_before_finished", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -120,7 +121,7 @@ def feedback_suite(unit: ReportingUnit, period: Period, derived: Sequence[str]) 
     out.append(("unit_in_district", gxe.ExpectColumnValuesToBeInSet(
         column="unit_code", value_set=[unit.code, *sorted(unit.child_codes)])))
     for name in FEEDBACK_TIMES:
-        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=ISO_REGEX)))
+        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=ISO_PATTERN)))
         out.append(("time_format", gxe.ExpectColumnValuesToBeInSet(
             column=f"q_ok_{name}", value_set=[True], description=f"{name} is a time that exists (parses)")))
     out.append(("answered_has_answered_at", gxe.ExpectColumnValuesToNotBeNull(
