@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tthc.periods import LOCAL_TZ, Period
 from tthc.records import HOTLINE, ONE_STOP
-from tthc.timeparse import parse_all, parse_compact, parse_iso
+from tthc.timeparse import parse_all, parse_compact, parse_iso, text_values
 from tthc.units import ReportingUnit
 
 if TYPE_CHECKING:
@@ -95,11 +95,6 @@ def _parse(frame: pd.DataFrame, column: str, id_column: str, system: str, parse:
         raise DataError(f"{system}: {len(bad)} record(s) with a {column} that is not {fmt} "
                         f"(e.g. {', '.join(bad[:5])}{more}); correct them in the source system and rerun")
     return pd.Series(pd.to_datetime(times, utc=True), index=frame.index).dt.tz_convert(LOCAL_TZ)
-
-
-def text_values(series: pd.Series) -> list[str | None]:
-    """A column's values as text, None where missing (pandas' NA and NaN included)."""
-    return [None if missing else str(value) for value, missing in zip(series, series.isna(), strict=True)]
 
 
 def _parse_compact(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -68,3 +68,9 @@ def parse_all(values: Iterable[str | None], parse: Callable[[str | None], dateti
             times.append(None)
             valid.append(False)
     return times, valid
+
+
+def text_values(column: Iterable[object]) -> list[str | None]:
+    """A pandas column's values as text for ``parse_all``, None where missing (pandas' NA and NaN included)."""
+    missing = column.isna()  # type: ignore[attr-defined]  # a pandas Series; pandas is not imported here
+    return [None if gone else str(value) for value, gone in zip(column, missing, strict=True)]

@@ -15,9 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tthc.metrics import text_values
 from tthc.periods import LOCAL_TZ, Period
-from tthc.timeparse import parse_all, parse_compact, parse_iso
+from tthc.timeparse import parse_all, parse_compact, parse_iso, text_values
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -54,6 +54,18 @@ def _schema(landed_types: dict[str, str], derived: Sequence[str]) -> Expectation
     return out
 
 
+def _time_format(columns: Sequence[str], pattern: str) -> Expectations:
+    """Each time column has its source's shape and is a time that exists (its ``q_ok_`` flag from prepare)."""
+    import great_expectations.expectations as gxe
+
+    out: Expectations = []
+    for name in columns:
+        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=pattern)))
+        out.append(("time_format", gxe.ExpectColumnValuesToBeInSet(
+            column=f"q_ok_{name}", value_set=[True], description=f"{name} is a time that exists (parses)")))
+    return out
+
+
 def dossier_suite(unit: ReportingUnit, period: Period, derived: Sequence[str],
                   volume: VolumeBaseline | None = None) -> Expectations:
     import great_expectations.expectations as gxe
@@ -72,10 +84,7 @@ def dossier_suite(unit: ReportingUnit, period: Period, derived: Sequence[str],
     out.append(("channel_in_set", gxe.ExpectColumnValuesToBeInSet(column="KenhThucHien", value_set=DOSSIER_CHANNELS)))
     out.append(("unit_in_district", gxe.ExpectColumnValuesToBeInSet(
         column="MaDonVi", value_set=[unit.code, *sorted(unit.child_codes)])))
-    for name in DOSSIER_TIMES:
-        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=COMPACT_PATTERN)))
-        out.append(("time_format", gxe.ExpectColumnValuesToBeInSet(
-            column=f"q_ok_{name}", value_set=[True], description=f"{name} is a time that exists (parses)")))
+    out += _time_format(DOSSIER_TIMES, COMPACT_PATTERN)
     out.append(("received_before_finished", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A="q_t_NgayKetThucXuLy", column_B="q_t_NgayTiepNhan", or_equal=True,
         ignore_row_if="either_value_is_missing", description="NgayTiepNhan <= NgayKetThucXuLy")))
@@ -120,10 +129,7 @@ def feedback_suite(unit: ReportingUnit, period: Period, derived: Sequence[str]) 
     out.append(("unit_in_district", gxe.ExpectColumnValuesToBeInSet(column="district_code", value_set=[unit.code])))
     out.append(("unit_in_district", gxe.ExpectColumnValuesToBeInSet(
         column="unit_code", value_set=[unit.code, *sorted(unit.child_codes)])))
-    for name in FEEDBACK_TIMES:
-        out.append(("time_format", gxe.ExpectColumnValuesToMatchRegex(column=name, regex=ISO_PATTERN)))
-        out.append(("time_format", gxe.ExpectColumnValuesToBeInSet(
-            column=f"q_ok_{name}", value_set=[True], description=f"{name} is a time that exists (parses)")))
+    out += _time_format(FEEDBACK_TIMES, ISO_PATTERN)
     out.append(("answered_has_answered_at", gxe.ExpectColumnValuesToNotBeNull(
         column="answered_at", row_condition=Column("status") == "answered")))
     out.append(("satisfaction_in_range", gxe.ExpectColumnValuesToBeBetween(column="satisfaction", min_value=1,
