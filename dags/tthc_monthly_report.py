@@ -51,14 +51,6 @@ def _unit(unit: dict[str, str]) -> Any:
     return CONFIG.hierarchy.get(unit["code"])
 
 
-def _retry_policy() -> Any:
-    from tthc.sources import RetryPolicy
-
-    x = CONFIG.extraction
-    return RetryPolicy(x.max_attempts, x.backoff_initial_seconds, x.backoff_max_seconds, x.timeout_seconds,
-                       x.max_passes)
-
-
 with DAG(
     dag_id="tthc_monthly_report",
     description="Monthly administrative-procedure reform report of every district",
@@ -74,6 +66,8 @@ with DAG(
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        # No task may hang unattended (tasks.execution_timeout_minutes in include/config/pipeline.yaml).
+        "execution_timeout": timedelta(minutes=CONFIG.tasks.execution_timeout_minutes),
     },
     params={
         "period": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
@@ -112,9 +106,10 @@ with DAG(
             from tthc_airflow.hooks import OneStopHook, data_root
 
             _label_map_index(unit)
-            hook, policy, size = OneStopHook(), _retry_policy(), CONFIG.extraction.page_size
+            hook, x = OneStopHook(), CONFIG.extraction
             with fail_fast():
-                return step(lambda d, f, t: hook.fetch(d, f, t, policy, size), data_root(), _period(unit), _unit(unit))
+                return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.page_size, x.limits()),
+                            data_root(), _period(unit), _unit(unit))
 
         @task(map_index_template="{{ district_label }}", retries=3)
         def extract_feedback(unit: dict[str, str]) -> dict[str, Any]:
@@ -123,9 +118,10 @@ with DAG(
             from tthc_airflow.hooks import HotlineHook, data_root
 
             _label_map_index(unit)
-            hook, policy, limit = HotlineHook(), _retry_policy(), CONFIG.extraction.feedback_limit
+            hook, x = HotlineHook(), CONFIG.extraction
             with fail_fast():
-                return step(lambda d, f, t: hook.fetch(d, f, t, policy, limit), data_root(), _period(unit), _unit(unit))
+                return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.feedback_limit, x.limits()),
+                            data_root(), _period(unit), _unit(unit))
 
         @task(map_index_template="{{ district_label }}")
         def validate(unit: dict[str, str]) -> dict[str, Any]:

@@ -79,6 +79,28 @@ class Extraction(_Strict):
     backoff_initial_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60.0, ge=0)
     max_passes: int = Field(5, ge=1)  # full re-reads of a live, shifting result set before giving up
+    # Bounds on what one source may cost one extraction, whatever it sends (errors name these settings).
+    response_deadline_seconds: float = Field(120.0, gt=0)  # one whole response, however slowly it drips
+    max_response_bytes: int = Field(32 * 1024 * 1024, ge=1024)  # one body, decompressed
+    max_pages: int = Field(10_000, ge=1)  # requests of one extraction (every pass)
+    max_records: int = Field(2_000_000, ge=1)  # distinct records of one extraction
+
+    def retry_policy(self) -> Any:
+        from tthc.sources import RetryPolicy
+
+        return RetryPolicy(self.max_attempts, self.backoff_initial_seconds, self.backoff_max_seconds,
+                           self.timeout_seconds, self.max_passes)
+
+    def limits(self) -> Any:
+        from tthc.sources import Limits
+
+        return Limits(self.response_deadline_seconds, self.max_response_bytes, self.max_pages, self.max_records)
+
+
+class Tasks(_Strict):
+    """Bounds on every task of a run (Airflow's ``execution_timeout``), so that nothing hangs unattended."""
+
+    execution_timeout_minutes: int = Field(60, ge=1)
 
 
 class Schedule(_Strict):
@@ -139,11 +161,14 @@ class PipelineConfig(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     targets: Targets = Field(default_factory=Targets)
     extraction: Extraction = Field(default_factory=Extraction)
+    tasks: Tasks = Field(default_factory=Tasks)
     quality: Quality = Field(default_factory=Quality)
     report_defaults: dict[str, Any]
     report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # per unit code, per period name (YYYY-MM): values that change for that period only
     report_periods: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    # The folder the paths above are relative to. In the file: relative to the file's own folder
+    # (``..`` for include/config/pipeline.yaml); absent, the folder above the file's folder.
     include_dir: Path = INCLUDE_DIR
 
     @cached_property
@@ -199,16 +224,21 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     for key in ("report_units", "report_periods"):
         if isinstance(raw.get(key), dict):
             raw[key] = {str(k): v for k, v in raw[key].items()}
-    raw.setdefault("include_dir", path.resolve().parent.parent)
+    # include_dir is relative to the configuration file's folder, so a copy elsewhere says where its include is.
+    raw["include_dir"] = (path.resolve().parent / str(raw.get("include_dir") or "..")).resolve()
     try:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"configuration file {path} is invalid:\n{exc}") from exc
+    for what, target in (("units_file", config.include_dir / config.units_file), ("template", config.template_path)):
+        if not target.exists():
+            raise ConfigError(
+                f"{path}: {what} not found at {target}. Paths in this file are relative to include_dir "
+                f"({config.include_dir}), which is itself relative to the file's folder; set include_dir "
+                "in the file when it is not under include/config/")
     hierarchy = config.hierarchy
     for code in [*config.report_units, *config.report_periods]:
         hierarchy.get(code)  # unknown codes fail with the list of known ones
     for unit in hierarchy.reporting_units:
         config.report_settings(unit.code, "0000-01")  # every unit's settings validate
-    if not config.template_path.exists():
-        raise ConfigError(f"{path}: report template not found at {config.template_path}")
     return config

@@ -47,8 +47,8 @@ def _check_types(records: list[dict[str, Any]], types: dict[str, str], system: s
             ok = isinstance(value, expected[kind]) and not (kind == "int64" and isinstance(value, bool))
             if not ok:
                 raise LandingError(
-                    f"{system}: record {record.get(id_field)!r}: field {name} is {value!r} "
-                    f"({type(value).__name__}), the contract says {kind}; correct it in the source system"
+                    f"{system}: record {record.get(id_field)!r}: field {name} is a {type(value).__name__}, the "
+                    f"contract says {kind}; correct it in the source system"  # never the value: it may be personal
                 )
 
 

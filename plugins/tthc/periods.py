@@ -37,6 +37,8 @@ class Period:
             raise PeriodError(f"unknown period convention {self.convention!r}; use one of {', '.join(CONVENTIONS)}")
         if not 1 <= self.month <= 12:
             raise PeriodError(f"month {self.month} is not between 1 and 12")
+        if not 1000 <= self.year <= 9998:  # year 0 has no calendar; the window of 9999-12 would end after it
+            raise PeriodError(f"period {self.name}: year {self.year} is not a reporting year (1000 to 9998)")
 
     @property
     def name(self) -> str:

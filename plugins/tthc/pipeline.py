@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tthc.config import PipelineConfig
 from tthc.landing import land_dossiers, land_feedback, read_landed
-from tthc.periods import Period
+from tthc.periods import Period, PeriodError
 from tthc.storage import atomic_write_bytes, raw_dir, report_dir
 from tthc.units import ReportingUnit
 
@@ -31,32 +31,69 @@ def unit_label(unit: ReportingUnit) -> str:
     return f"{unit.name} ({unit.code})"
 
 
-def plan(config: PipelineConfig, period: Period, codes: list[str] | None) -> list[dict[str, str]]:
-    """The units a run reports on: small dicts that travel through XCom to the mapped task group."""
+def plan(config: PipelineConfig, period: Period, codes: list[str] | None,
+         now: datetime | None = None) -> list[dict[str, str]]:
+    """The units a run reports on: small dicts that travel through XCom to the mapped task group.
+
+    A period the pipeline cannot report on fails here, at the start of the run and without retries:
+    one that ended before the configured start of the schedule, or one that has not ended yet (its
+    report would count an unfinished month as if it were whole).
+    """
+    check_reportable(period, config.schedule.start_date, now or datetime.now(UTC))
     return [{"code": u.code, "label": unit_label(u), "period": period.name}
             for u in config.hierarchy.select(codes)]
+
+
+def check_reportable(period: Period, schedule_start: date, now: datetime) -> None:
+    """Raise ``PeriodError`` naming the period, the bound and the setting when ``period`` cannot be reported."""
+    if period.end_date <= schedule_start:
+        raise PeriodError(
+            f"period {period.name} ([{period.start_date}, {period.end_date})) ends before the pipeline's start "
+            f"{schedule_start} (schedule.start_date in include/config/pipeline.yaml); lower that setting to "
+            "report earlier months")
+    if period.end > now:
+        raise PeriodError(
+            f"period {period.name} has not ended yet (it ends {period.end.isoformat()}): a report now would count "
+            "an unfinished month. Run it after the period closes")
 
 
 def extract_dossiers(fetch: DossierFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
     """Fetch the dossiers open during the period and land them (no personal data) as Parquet."""
     extract = fetch(unit.code, period.start_date, period.end_date)
-    path = land_dossiers(raw_dir(root, period.name, unit.code) / "dossiers.parquet", extract.records)
-    log.info("district %s: landed %d dossiers at %s (%d requests, %d passes, %d repeats merged, %d retried)",
-             unit.code, len(extract.records), path, extract.requests, extract.passes, extract.repeats,
-             extract.transient_failures)
+    folder = raw_dir(root, period.name, unit.code)
+    path = land_dossiers(folder / "dossiers.parquet", extract.records)
+    _write_rejected(folder / "dossiers.rejected.json", extract.rejected)
+    log.info("district %s: landed %d dossiers at %s (%d requests, %d passes, %d repeats merged, %d retried, "
+             "%d set aside for wrong types)", unit.code, len(extract.records), path, extract.requests, extract.passes,
+             extract.repeats, extract.transient_failures, len({r["id"] for r in extract.rejected}))
     return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
             "passes": extract.passes, "repeats": extract.repeats, "retried": extract.transient_failures,
+            "rejected": len({r["id"] for r in extract.rejected}),
             "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
 
 
 def extract_feedback(fetch: FeedbackFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
     """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
     extract = fetch(unit.code, period.start_date, period.end_date)
-    path = land_feedback(raw_dir(root, period.name, unit.code) / "feedback.parquet", extract.records)
-    log.info("district %s: landed %d feedback items at %s (%d requests, %d repeats merged, %d retried)",
-             unit.code, len(extract.records), path, extract.requests, extract.repeats, extract.transient_failures)
+    folder = raw_dir(root, period.name, unit.code)
+    path = land_feedback(folder / "feedback.parquet", extract.records)
+    _write_rejected(folder / "feedback.rejected.json", extract.rejected)
+    log.info("district %s: landed %d feedback items at %s (%d requests, %d repeats merged, %d retried, "
+             "%d set aside for wrong types)", unit.code, len(extract.records), path, extract.requests,
+             extract.repeats, extract.transient_failures, len({r["id"] for r in extract.rejected}))
     return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
-            "repeats": extract.repeats, "retried": extract.transient_failures, "warnings": []}
+            "repeats": extract.repeats, "retried": extract.transient_failures,
+            "rejected": len({r["id"] for r in extract.rejected}),
+            "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
+
+
+def _write_rejected(path: Any, rejected: list[dict[str, str]]) -> None:
+    """Beside the landed extract: the records set aside for a wrong JSON type (id, field, types; no value).
+
+    Written even when empty, so a rerun replaces an earlier run's list; the quality gate counts them
+    (check ``field_types``).
+    """
+    atomic_write_bytes(path, json.dumps({"records": rejected}, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
 
 
 def _permanent(exc: BaseException) -> bool:
@@ -29,9 +29,18 @@ def _permanent(exc: BaseException) -> bool:
 
 @contextmanager
 def fail_fast() -> Iterator[None]:
-    """Run a step; a permanent error fails the task without retries, with the same message."""
+    """Run a step; a permanent error fails the task without retries, with the same message.
+
+    A task stopped by its ``execution_timeout`` gets a message that names the setting, since Airflow's
+    own says only that time ran out (it is still an ``AirflowTaskTimeout``: retried like any timeout).
+    """
     try:
         yield
+    except AirflowTaskTimeout as exc:
+        raise AirflowTaskTimeout(
+            f"{exc or 'timeout'}: the task ran longer than tasks.execution_timeout_minutes "
+            "(include/config/pipeline.yaml); a source that answers too slowly, or a unit too large for "
+            "that limit: raise it, or look at the log for the step that was running") from exc
     except Exception as exc:
         if _permanent(exc):
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

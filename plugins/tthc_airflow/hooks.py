@@ -1,8 +1,12 @@
 """Hooks over the Airflow connections of the two source systems and the warehouse.
 
-Why hooks: operators override endpoints and secrets the standard way (connections in the UI, a
-secrets backend, ``AIRFLOW_CONN_TTHC_ONE_STOP=http://:<token>@host:port``); the domain connectors
-receive a base URL and a secret and never see Airflow.
+Why hooks of the providers: operators fill connections the way Airflow documents them. A source
+connection is an http connection read by the http provider's ``HttpHook``: Host and Port, Schema =
+the URL scheme (``https`` or ``http``), Extra = headers and request options (``proxies``,
+``verify`` with a CA bundle, ``cert``). The warehouse is a postgres connection read by the postgres
+provider (its Extra, e.g. ``sslmode``, is passed to the driver as the provider does) or a SQLite
+file. The domain connectors receive a configured ``requests.Session``, a base URL and a secret, and
+never see Airflow.
 """
 
 from __future__ import annotations
@@ -12,44 +16,53 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 
-from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback
+from tthc.config import ConfigError
+from tthc.records import HOTLINE, ONE_STOP
+from tthc.sources import Limits, RetryPolicy, SourceError, fetch_dossiers, fetch_feedback
+
+WAREHOUSE_CONN_ID = "tthc_warehouse"
 
 
-def base_url(conn: Any) -> str:
-    """``scheme://host:port/prefix`` of an http(s) connection (a full URL in host is taken as is)."""
-    host = (conn.host or "").rstrip("/")
-    if not host:
-        raise ValueError(f"Airflow connection '{conn.conn_id}' has no host: set it to the system's address")
-    if "://" in host:
-        url = host
-    else:
-        scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
-        url = f"{scheme}://{host}"
-        if conn.port:
-            url += f":{conn.port}"
-    prefix = (conn.schema or "").strip("/")
-    return f"{url}/{prefix}" if prefix else url
+class _SourceHook(HttpHook):
+    """A source system's endpoint from its http connection; the password is its secret.
 
+    The secret travels in the header the system's contract names (``Authorization: Bearer`` or
+    ``X-API-Key``), so the HTTP basic auth that ``HttpHook`` derives from a Login is switched off.
+    """
 
-class _SourceHook(BaseHook):
-    """A source system's endpoint from its http connection: base URL from host/port/schema, secret = password."""
-
-    conn_name_attr = "conn_id"
-    conn_type = "http"
     default_conn_name = ""
+    system = ""
     secret_name = "secret"  # how the error message calls the password of this system's connection
 
     def __init__(self, conn_id: str | None = None) -> None:
-        super().__init__()
-        self.conn_id = conn_id or self.default_conn_name
+        super().__init__(method="GET", http_conn_id=conn_id or self.default_conn_name)
 
-    def endpoint(self) -> tuple[str, str]:
-        conn = self.get_connection(self.conn_id)
+    def _fail(self, what: str) -> SourceError:
+        return SourceError(f"{self.system}: Airflow connection '{self.http_conn_id}' {what}")
+
+    def connect(self) -> tuple[Any, str, str]:
+        """(configured session, base URL, secret), or a permanent error saying which field to fix."""
+        conn = self.get_connection(self.http_conn_id)
+        host, schema = (conn.host or "").strip(), (conn.schema or "").strip().lower()
+        if not host:
+            raise self._fail("has no Host: set it to the system's address (e.g. onestop.example.gov.vn)")
+        if schema not in ("", "http", "https"):
+            raise self._fail(
+                f"has Schema {conn.schema!r}: for an http connection Schema is the URL scheme, https or http, "
+                "as Airflow's http provider reads it. A path prefix goes in Host as a full URL "
+                "(https://host/prefix)")
+        if "://" not in host and not schema and conn.conn_type == "https":
+            raise self._fail(
+                "has type https but no Schema: Airflow's http provider would call http:// and send the "
+                f"{self.secret_name} unencrypted. Set Schema to https")
         if not conn.password:
-            raise ValueError(f"Airflow connection '{self.conn_id}' has no password: put the {self.secret_name} there")
-        return base_url(conn), conn.password
+            raise self._fail(f"has no password: put the {self.secret_name} there")
+        session = self.get_conn()
+        session.auth = None
+        return session, self.base_url, conn.password
 
 
 class OneStopHook(_SourceHook):
@@ -57,12 +70,15 @@ class OneStopHook(_SourceHook):
 
     default_conn_name = "tthc_one_stop"
     hook_name = "TTHC one-stop dossier system"
+    system = ONE_STOP
     secret_name = "bearer token"
 
-    def fetch(self, district: str, active_from: date, active_to: date, policy: RetryPolicy, page_size: int) -> Any:
-        url, token = self.endpoint()
-        return fetch_dossiers(url, token, district, active_from, active_to, policy=policy, page_size=page_size,
-                              conn_id=self.conn_id)
+    def fetch(self, district: str, active_from: date, active_to: date, policy: RetryPolicy, page_size: int,
+              limits: Limits | None = None) -> Any:
+        session, url, token = self.connect()
+        with session:
+            return fetch_dossiers(url, token, district, active_from, active_to, policy=policy, page_size=page_size,
+                                  conn_id=self.http_conn_id, session=session, limits=limits)
 
 
 class HotlineHook(_SourceHook):
@@ -70,36 +86,74 @@ class HotlineHook(_SourceHook):
 
     default_conn_name = "tthc_hotline_1022"
     hook_name = "TTHC hotline 1022"
+    system = HOTLINE
     secret_name = "API key"
 
-    def fetch(self, district: str, received_from: date, received_to: date, policy: RetryPolicy, limit: int) -> Any:
-        url, key = self.endpoint()
-        return fetch_feedback(url, key, district, received_from, received_to, policy=policy, limit=limit,
-                              conn_id=self.conn_id)
+    def fetch(self, district: str, received_from: date, received_to: date, policy: RetryPolicy, limit: int,
+              limits: Limits | None = None) -> Any:
+        session, url, key = self.connect()
+        with session:
+            return fetch_feedback(url, key, district, received_from, received_to, policy=policy, limit=limit,
+                                  conn_id=self.http_conn_id, session=session, limits=limits)
 
 
 def airflow_home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser()
 
 
-def warehouse_url(conn_id: str = "tthc_warehouse") -> str:
-    """SQLAlchemy URL of the warehouse connection; a SQLite file under the Airflow home when it is not defined."""
-    from sqlalchemy.engine import URL
+class WarehouseConnectionError(RuntimeError):
+    """The warehouse connection could not be read (retried: a secrets backend may be back later).
+
+    A connection that was read but is wrong (type, relative SQLite path) is a ``ConfigError``: permanent.
+    """
+
+
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """SQLAlchemy URL of the warehouse connection; the embedded SQLite file only when it is not defined.
+
+    Any other failure to read the connection (a secrets backend down, a malformed URI) fails naming
+    it: silently writing the figures to a file on one worker would lose them.
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception:
+    except AirflowNotFoundException:
+        variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+        if os.environ.get(variable, "").strip():  # Airflow logs a value it cannot parse and reports "not found"
+            raise ConfigError(f"{variable} is set but Airflow cannot read it as connection '{conn_id}': write it "
+                              "as a URI (postgresql://user:pass@host:5432/db) or as JSON with conn_type") from None
         return f"sqlite:///{airflow_home() / 'tthc_warehouse.db'}"
+    except Exception as exc:
+        raise WarehouseConnectionError(
+            f"Airflow connection '{conn_id}' (the warehouse) could not be read: {type(exc).__name__}: {exc}. "
+            "Fix the connection or the secrets backend; remove it to use the embedded SQLite file") from exc
     if conn.conn_type == "sqlite":
         path = conn.schema or conn.host
         if not path or not Path(path).is_absolute():
-            raise ValueError(f"connection '{conn_id}': a SQLite warehouse needs an absolute path (sqlite:////abs/file.db)")
+            raise ConfigError(
+                f"connection '{conn_id}': a SQLite warehouse needs an absolute path (sqlite:////abs/file.db)")
         return f"sqlite:///{path}"
     if conn.conn_type in ("postgres", "postgresql"):
-        return URL.create("postgresql+psycopg2", username=conn.login or None, password=conn.password or None,
-                          host=conn.host or None, port=conn.port, database=conn.schema or None
-                          ).render_as_string(hide_password=False)
-    raise ValueError(f"connection '{conn_id}' has type {conn.conn_type!r}; use sqlite:////abs/path or postgresql://...")
+        return _postgres_url(conn_id, conn)
+    raise ConfigError(
+        f"connection '{conn_id}' has type {conn.conn_type!r}; use sqlite:////abs/path or postgresql://...")
+
+
+def _postgres_url(conn_id: str, conn: Any) -> str:
+    """The postgres provider's SQLAlchemy URL, with the connection's Extra passed to the driver as it does.
+
+    ``PostgresHook.get_conn`` hands every Extra key it does not reserve (``sslmode``, ``sslrootcert``,
+    ``connect_timeout``...) to the driver; SQLAlchemy's psycopg dialects do the same with URL query parameters, so
+    they go there. The driver is the provider's choice (psycopg 3 when installed).
+    """
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook(postgres_conn_id=conn_id)
+    url = hook.sqlalchemy_url
+    options = {key: str(value) for key, value in conn.extra_dejson.items()
+               if key not in PostgresHook.ignored_extra_options}
+    return url.update_query_dict(options).render_as_string(hide_password=False)
 
 
 def data_root() -> Any:

@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from tthc.landing import LandingError, land_dossiers, land_feedback, read_landed
-from tthc.records import PERSONAL_FIELDS, RecordError, clean_dossier, clean_feedback, merge_by_id
+from tthc.records import (
+    DOSSIER_JSON_TYPES,
+    FEEDBACK_JSON_TYPES,
+    HOTLINE,
+    ONE_STOP,
+    PERSONAL_FIELDS,
+    RecordError,
+    RecordSet,
+    clean_dossier,
+    clean_feedback,
+    merge_by_id,
+)
 
 RAW_DOSSIER = {
     "MaHoSo": "H87.872-231103-0007", "MaTTHC": "1.001", "TenTTHC": "Đăng ký khai sinh", "MaLinhVuc": "HT",
@@ -40,9 +51,9 @@ def test_feedback_keeps_only_allowed_fields() -> None:
 
 
 def test_record_without_id_names_the_system() -> None:
-    with pytest.raises(RecordError, match=r"one-stop.*no MaHoSo"):
+    with pytest.raises(RecordError, match=r"one-stop.*no usable MaHoSo"):
         clean_dossier({k: v for k, v in RAW_DOSSIER.items() if k != "MaHoSo"})
-    with pytest.raises(RecordError, match=r"hotline 1022.*no id"):
+    with pytest.raises(RecordError, match=r"hotline 1022.*no usable id"):
         clean_feedback({k: v for k, v in RAW_FEEDBACK.items() if k != "id"})
 
 
@@ -72,8 +83,58 @@ def test_empty_extract_lands_every_column(tmp_path: Path) -> None:
     assert len(frame) == 0 and "received_at" in frame.columns and "status" in frame.columns
 
 
-def test_wrong_type_names_system_record_and_field(tmp_path: Path) -> None:
-    bad = clean_dossier(RAW_DOSSIER | {"TrangThaiHoSo": "4"})
-    with pytest.raises(LandingError, match=r"one-stop.*H87.872-231103-0007.*TrangThaiHoSo"):
+def test_landing_refuses_a_wrong_type_without_quoting_it(tmp_path: Path) -> None:
+    """A safety net behind the extraction's type checks: names system, record and field, never the value."""
+    bad = clean_dossier(RAW_DOSSIER) | {"MaDonVi": {"name": "Nguyễn Văn An"}}
+    with pytest.raises(LandingError, match=r"one-stop.*H87.872-231103-0007.*MaDonVi is a dict") as err:
         land_dossiers(tmp_path / "d.parquet", [bad])
+    assert "Nguyễn" not in str(err.value)
     assert not (tmp_path / "d.parquet").exists()
+
+
+def test_clean_never_converts_a_wrong_type_to_text() -> None:
+    with pytest.raises(RecordError, match=r"H87.872-231103-0007: wrong JSON type of TrangThaiHoSo \(string"):
+        clean_dossier(RAW_DOSSIER | {"TrangThaiHoSo": "4"})
+
+
+@pytest.mark.parametrize(("change", "field", "expected", "got"), [
+    ({"MaDonVi": {"ten": "Nguyễn Văn An", "sdt": "0912345678"}}, "MaDonVi", "string", "object"),
+    ({"MaDonVi": 872}, "MaDonVi", "string", "integer"),
+    ({"KenhThucHien": True}, "KenhThucHien", "integer", "boolean"),  # JSON true is not the integer 1
+    ({"KenhThucHien": 2.0}, "KenhThucHien", "integer", "number"),
+    ({"SoHoaHoSo": "true"}, "SoHoaHoSo", "boolean", "string"),
+    ({"LePhi": [8000]}, "LePhi", "object", "array"),
+    ({"LePhi": {"SoTien": "8000", "ThanhToanTrucTuyen": True}}, "LePhi.SoTien", "integer", "string"),
+    ({"NgayTiepNhan": ["20231103081500"]}, "NgayTiepNhan", "string", "array"),
+])
+def test_wrong_json_types_are_set_aside_by_id_and_field(change: dict, field: str, expected: str, got: str) -> None:
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    other = RAW_DOSSIER | {"MaHoSo": "H87.872-231103-0008"}
+    found.add([RAW_DOSSIER | change, other], "page 1")
+    assert [r["MaHoSo"] for r in found.records()] == ["H87.872-231103-0008"]
+    assert found.rejections() == [{"id": "H87.872-231103-0007", "field": field, "expected": expected, "got": got}]
+    assert "Nguyễn" not in repr(found.__dict__) and "0912345678" not in repr(found.__dict__)
+
+
+def test_null_is_left_to_the_quality_checks_and_a_rejected_id_stays_rejected() -> None:
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    found.add([RAW_DOSSIER | {"MaDonVi": None, "LePhi": None}], "page 1")
+    assert len(found.records()) == 1 and not found.rejections()
+    found.add([RAW_DOSSIER | {"TrangThaiHoSo": "9"}], "page 2")  # a later copy breaks the contract
+    found.add([RAW_DOSSIER], "page 3")  # and a well-typed copy again does not bring it back
+    assert found.records() == [] and [r["field"] for r in found.rejections()] == ["TrangThaiHoSo"]
+    assert found.repeats == 2 and len(found) == 1
+
+
+def test_feedback_types() -> None:
+    found = RecordSet(HOTLINE, "id", FEEDBACK_JSON_TYPES, clean_feedback)
+    found.add([RAW_FEEDBACK | {"satisfaction": "5"}, RAW_FEEDBACK | {"id": "PA-2"}], "page 1")
+    assert [r["id"] for r in found.records()] == ["PA-2"]
+    assert found.rejections() == [{"id": "PA-1", "field": "satisfaction", "expected": "integer", "got": "string"}]
+
+
+@pytest.mark.parametrize("bad_id", [None, "", 7, {"id": 1}, ["PA-1"]])
+def test_a_record_without_a_usable_id_stops_the_extraction_naming_where(bad_id: object) -> None:
+    found = RecordSet(HOTLINE, "id", FEEDBACK_JSON_TYPES, clean_feedback)
+    with pytest.raises(RecordError, match=r"hotline 1022.*page 3, record 2: a record has no usable id"):
+        found.add([RAW_FEEDBACK, RAW_FEEDBACK | {"id": bad_id}], "page 3")

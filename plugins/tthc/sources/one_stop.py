@@ -1,8 +1,13 @@
 """Connector to the one-stop dossier system: every dossier open at some moment of a window, once.
 
+Why read until a short page, whatever ``total`` and ``total_pages`` say: a source that understates
+them would otherwise end the listing early and the report would count short without a word. A page
+with fewer records than asked for (or none) is the end of a pass; what the source claimed is only
+compared with what was read, and a disagreement is a warning in the run summary.
+
 Why several passes: the system is live while we page through it (sources.md): a record may appear
-on two pages or move between pages, and ``total`` may change. Repeats are merged by ``MaHoSo``;
-a record that moved backwards past our cursor would be lost, so a pass that read fewer distinct
+on two pages or move between pages, and ``total`` may change. Repeats are merged by ``MaHoSo``; a
+record that moved backwards past our cursor would be lost, so a pass that read fewer distinct
 records than the smallest ``total`` it was told is followed by another, and the union is accepted
 once a pass is complete or a re-read brings nothing new. A list that never settles fails loudly
 rather than counting short.
@@ -15,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from tthc.records import ONE_STOP, clean_dossier, merge_by_id
-from tthc.sources.http import JsonClient, RetryPolicy, SourceError
+from tthc.records import DOSSIER_JSON_TYPES, ONE_STOP, RecordSet, clean_dossier
+from tthc.sources.http import JsonClient, Limits, RetryPolicy, SourceError
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/dossiers"
@@ -24,7 +29,11 @@ PATH = "/api/v1/dossiers"
 
 @dataclass
 class DossierExtract:
-    """The dossiers of one district and window, without personal data, plus what it took to get them."""
+    """The dossiers of one district and window, without personal data, plus what it took to get them.
+
+    ``rejected`` lists the records set aside for a field of the wrong JSON type: id, field, expected
+    and received type, never the value.
+    """
 
     records: list[dict[str, Any]]
     passes: int
@@ -32,51 +41,69 @@ class DossierExtract:
     repeats: int
     transient_failures: int
     notes: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
 
 
 def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, active_to: date, *,
                    policy: RetryPolicy | None = None, page_size: int = 1000, conn_id: str = "tthc_one_stop",
-                   session: Any = None) -> DossierExtract:
+                   session: Any = None, limits: Limits | None = None) -> DossierExtract:
     """All dossiers of ``district`` open at some moment of ``[active_from, active_to)`` (local dates)."""
-    policy = policy or RetryPolicy()
-    client = JsonClient(
-        ONE_STOP, base_url, {"Authorization": f"Bearer {token}", "Accept": "application/json"}, policy,
-        session=session,
-        fix_auth=f"Check the bearer token in the password of Airflow connection '{conn_id}'.",
-    )
-    found: dict[str, dict[str, Any]] = {}
-    requests_made = repeats = 0
+    policy, limits = policy or RetryPolicy(), limits or Limits()
+    client = JsonClient(ONE_STOP, base_url, {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                        policy, session=session, conn_id=conn_id, secret_name="bearer token", limits=limits)
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    pages = 0
     previous_size = -1
+    claims: list[str] = []
     for pass_no in range(1, policy.max_passes + 1):
         totals: set[int] = set()
+        claimed_pages: set[int] = set()
         seen_this_pass: set[str] = set()
-        page, total_pages = 1, 1
-        while page <= total_pages:
+        page = 1
+        while True:
+            if pages >= limits.max_pages:
+                raise limits.exceeded(ONE_STOP, "max_pages", f"district {district}: the listing goes on after "
+                                      f"{pages:,} pages of {page_size}")
             params = {"district": district, "active_from": active_from.isoformat(),
                       "active_to": active_to.isoformat(), "page": page, "page_size": page_size}
             body = client.get_json(PATH, params)
-            requests_made += 1
+            pages += 1
             data, total, total_pages = _page_parts(body, params)
             totals.add(total)
-            cleaned = [clean_dossier(raw) for raw in data]
-            seen_this_pass.update(r["MaHoSo"] for r in cleaned)
-            repeats += merge_by_id(found, cleaned, "MaHoSo", "NgayCapNhat")
-            if not data:
+            claimed_pages.add(total_pages)
+            seen_this_pass |= found.add(data, f"district {district}, page {page} of pass {pass_no}")
+            if len(found) > limits.max_records:
+                raise limits.exceeded(ONE_STOP, "max_records", f"district {district}: {len(found):,} distinct "
+                                      "dossiers read")
+            if len(data) < page_size:  # a short or empty page ends the listing, whatever it claimed
                 break
             page += 1
         # The smallest total of the pass is the most the list can have held throughout it; a live list that
         # grew while read reports larger totals on later pages, and the next pass catches what was added.
-        total = min(totals) if totals else 0
+        total = min(totals)
         complete_pass = len(seen_this_pass) >= total
         settled = len(found) >= total and len(found) == previous_size
-        log.info("%s district %s pass %d: %d unique this pass, %d in all, total %s",
-                 ONE_STOP, district, pass_no, len(seen_this_pass), len(found), sorted(totals))
+        log.info("%s district %s pass %d: %d unique this pass, %d in all, total %s, pages read %d (claimed %s)",
+                 ONE_STOP, district, pass_no, len(seen_this_pass), len(found), sorted(totals), page,
+                 sorted(claimed_pages))
+        if max(totals) < len(seen_this_pass) or max(claimed_pages) < page - (len(data) == 0):
+            claims.append(f"pass {pass_no}: it claimed total {sorted(totals)} and total_pages "
+                          f"{sorted(claimed_pages)}, and {len(seen_this_pass)} dossiers on {page} page(s) were read")
         if complete_pass or settled:
-            notes = [] if len(found) <= total else [
-                f"{len(found) - total} dossier(s) more than the system's total {total}: the list changed while read"
-            ]
-            records = sorted(found.values(), key=lambda r: r["MaHoSo"])
-            return DossierExtract(records, pass_no, requests_made, repeats, client.attempts_failed, notes)
+            notes = []
+            if claims:
+                notes.append(f"the one-stop system understated its listing for district {district} ("
+                             + "; ".join(claims) + "): every page was read until a short one, the report counts "
+                             "what was read; tell the system's operator")
+            elif len(found) > total:
+                notes.append(f"{len(found) - total} dossier(s) more than the system's total {total}: "
+                             "the list changed while read")
+            if found.rejected:
+                notes.append(f"{len(found.rejected)} dossier(s) set aside for fields of the wrong JSON type "
+                             f"(e.g. {_example(found.rejections())}); the quality check dossiers.field_types "
+                             "counts them")
+            return DossierExtract(found.records(), pass_no, pages, found.repeats, client.attempts_failed, notes,
+                                  found.rejections())
         previous_size = len(found)
     raise SourceError(
         f"{ONE_STOP}: district {district}, window {active_from}..{active_to}: the list kept changing over "
@@ -86,9 +113,15 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
     )
 
 
+def _example(rejections: list[dict[str, str]]) -> str:
+    first = rejections[0]
+    return f"{first['id']}: {first['field']} is a {first['got']}, the contract says {first['expected']}"
+
+
 def _page_parts(body: dict[str, Any], params: dict[str, Any]) -> tuple[list[Any], int, int]:
     data, total, total_pages = body.get("data"), body.get("total"), body.get("total_pages")
-    if not isinstance(data, list) or not isinstance(total, int) or not isinstance(total_pages, int):
+    if (not isinstance(data, list) or not isinstance(total, int) or isinstance(total, bool)
+            or not isinstance(total_pages, int) or isinstance(total_pages, bool)):
         raise SourceError(
             f"{ONE_STOP}: page {params['page']} of district {params['district']} does not follow the contract "
             f"(expects data: list, total: int, total_pages: int; got keys {sorted(body)})"
