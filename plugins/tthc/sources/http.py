@@ -223,8 +223,10 @@ class JsonClient:
     def _read(self, url: str, stop: threading.Event, deadline: float) -> _Reply:
         timeout = min(self.policy.timeout_seconds, self.limits.response_deadline_seconds)
         try:
+            # verify is passed again per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on
+            # many Linux hosts) override a session's CA bundle, which would silently ignore the connection's Extra.
             response = self.session.get(url, headers=self.headers, timeout=timeout, stream=True,
-                                        allow_redirects=False)
+                                        allow_redirects=False, verify=self.session.verify)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientSourceError(f"{type(exc).__name__}: {exc}") from exc
         try:
