@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from simulator.server import SimulatorHandle, start_in_thread
+from simulator.server import start_in_thread
 from tthc import metrics, pipeline
 from tthc.config import load_config
 from tthc.landing import read_landed
