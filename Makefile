@@ -29,9 +29,10 @@ test: venv
 lint: venv
 	$(PY) -m ruff check .
 
-## Debian packages for PDF output and metric-compatible fonts (optional; needs root).
+## Debian packages for PDF output, metric-compatible fonts, PDF rendering and the browser tests (root).
 system-deps:
-	apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-liberation poppler-utils
+	apt-get update -q
+	apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-liberation poppler-utils chromium
 
 ## The Airflow UI on http://localhost:8080 with the same DAG (see README, "Watch it in the UI").
 standalone: venv

@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,32 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("TTHC_CONFIG", None)
     for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_TTHC_")]:
         del os.environ[name]
+
+
+_SKIPPED: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which tests did not run and how to run them: a quiet skip reads like a pass."""
+    if not _SKIPPED:
+        return
+    terminalreporter.section(f"{len(_SKIPPED)} test(s) skipped: what they need")
+    for nodeid, reason in _SKIPPED:
+        terminalreporter.line(f"  {nodeid}: {reason}")
+    terminalreporter.line("  To run them: `make system-deps` as root (LibreOffice, fonts, poppler, Chromium), a "
+                          "PostgreSQL server (TTHC_TEST_POSTGRES_URL), then `make test` again.")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true nothing may be skipped: a test that did not run is a failure there."""
+    if IN_CI and _SKIPPED and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def unavailable(reason: str) -> None:

@@ -1,6 +1,6 @@
 """Periods at their boundaries, in local time, under both conventions."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -84,3 +84,30 @@ def test_latest_closed_period_respects_cutoff_and_delay() -> None:
 def test_previous_crosses_years() -> None:
     assert Period(2024, 1).previous().name == "2023-12"
     assert Period(2024, 1).previous(13).name == "2022-12"
+
+
+@pytest.mark.parametrize("name", ["0000-01", "0001-01", "9999-12"])
+def test_impossible_years_are_a_period_error_not_a_bare_value_error(name: str) -> None:
+    with pytest.raises(PeriodError, match=f"period {name}: year .* is not a reporting year"):
+        parse_period(name)
+
+
+def test_a_run_cannot_report_a_period_before_the_schedule_or_not_yet_ended() -> None:
+    from tthc.pipeline import check_reportable
+
+    start = date(2023, 1, 15)
+    now = datetime(2026, 11, 25, 8, tzinfo=UTC)
+    check_reportable(parse_period("2023-02"), start, now)  # the first period of the schedule
+    check_reportable(parse_period("2026-11"), start, now)  # ended 2026-11-15
+    with pytest.raises(PeriodError, match=r"2023-01 .* ends before the pipeline's start 2023-01-15 \(schedule"):
+        check_reportable(parse_period("2023-01"), start, now)
+    with pytest.raises(PeriodError, match="2026-12 has not ended yet"):
+        check_reportable(parse_period("2026-12"), start, now)
+
+
+def test_plan_refuses_at_the_start_of_the_run() -> None:
+    from tthc.config import load_config
+    from tthc.pipeline import plan
+
+    with pytest.raises(PeriodError, match="ends before the pipeline's start"):
+        plan(load_config(), parse_period("2020-05"), [])
