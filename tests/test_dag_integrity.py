@@ -47,6 +47,17 @@ def test_structure(dagbag) -> None:
     assert dag.get_task("summarize").trigger_rule == "all_done"
 
 
+def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
+    from datetime import timedelta
+
+    from tthc.config import load_config
+
+    limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
+    tasks = dagbag.dags["tthc_monthly_report"].tasks
+    assert len(tasks) == 7
+    assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
+
+
 def test_dag_file_imports_fast_and_without_heavy_modules() -> None:
     """The dag-processor re-parses dags/ continually: pandas, pyarrow, GX and docx stay out of module level."""
     code = (
