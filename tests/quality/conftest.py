@@ -70,3 +70,18 @@ def gx_session() -> Any:
     from tthc.quality.runner import GxSession
 
     return GxSession()
+
+
+@pytest.fixture(scope="session")
+def gate_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """A data root after the gate ran over a blocked and a quarantined district (``tests.quality.pages``).
+
+    District 874 starts with the Data Docs folder an earlier version wrote, scripts from a CDN included.
+    """
+    from tests.quality.pages import blocked_and_quarantined
+
+    root = tmp_path_factory.mktemp("gate")
+    stale = root / "quality" / "2023-11" / "874" / "data_docs"
+    stale.mkdir(parents=True)
+    (stale / "index.html").write_text('<script src="https://cdn.example/jquery.js"></script>')
+    return root, blocked_and_quarantined(root)

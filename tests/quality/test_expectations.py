@@ -129,9 +129,10 @@ def test_feedback_check(feedback_findings: dict[str, set[str]], check: str, reco
 
 
 def test_every_record_check_has_cases() -> None:
+    """field_types has no expectation (decided at extraction): test_field_types.py covers it."""
     record_checks = {c.name for c in checks_of(DOSSIERS) if c.record_level}
-    assert record_checks == {*DOSSIER_CASES, "id_unique"}
-    assert {c.name for c in checks_of(FEEDBACK) if c.record_level} == {*FEEDBACK_CASES, "id_unique"}
+    assert record_checks == {*DOSSIER_CASES, "id_unique", "field_types"}
+    assert {c.name for c in checks_of(FEEDBACK) if c.record_level} == {*FEEDBACK_CASES, "id_unique", "field_types"}
 
 
 def test_valid_records_pass_every_check(gx_session: Any) -> None:
@@ -245,4 +246,4 @@ def test_metrics_check(gx_session: Any, tmp_path: Any, check: str, tamper: Any) 
         validate_metrics(Quality(), tmp_path, PERIOD, UNIT, bad_rows, bad_fb, session=gx_session)
     message = str(caught.value)
     assert f"{METRICS}.{check}" in message and "computed metrics" in message
-    assert (tmp_path / "quality" / "2023-11" / "872" / "data_docs" / "index.html").exists()
+    assert f"{METRICS}.{check}" in (tmp_path / "quality" / "2023-11" / "872" / "index.html").read_text("utf-8")

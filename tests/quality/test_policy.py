@@ -65,11 +65,12 @@ def test_quarantine_of_records_that_cannot_be_named_blocks() -> None:
 def test_block_message_lists_every_reason_and_where_to_look() -> None:
     a = decide("dossiers", [finding("id_unique", BLOCK, ["x"])], 10, 3)
     b = decide("feedback", [finding("status_in_set", QUARANTINE, ["1", "2", "3", "4"], "feedback")], 10, 3)
-    message = block_message("872", "Huyện Tháp Mười", "2023-11", [a, b], "/data/quality/2023-11/872/data_docs")
+    message = block_message("872", "Huyện Tháp Mười", "2023-11", [a, b], "/data/quality/2023-11/872/index.html")
     first = message.splitlines()[0]
     assert first.startswith("data quality blocks the report of Huyện Tháp Mười (872) for 2023-11 (and 1 more")
     assert ONE_STOP in first and "dossiers.id_unique" in first  # the first line alone says what and where
-    assert ONE_STOP in message and HOTLINE in message and "/data/quality/2023-11/872/data_docs" in message
+    assert ONE_STOP in message and HOTLINE in message
+    assert "Quality results: /data/quality/2023-11/872/index.html." in message
     assert "include/config/pipeline.yaml" in message
 
 

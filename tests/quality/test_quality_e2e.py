@@ -24,6 +24,7 @@ from simulator.corrupt import corrupt_dossiers, corrupt_feedback, parse_spec
 from simulator.data import dossiers_in_window, feedback_in_window
 from simulator.server import SimulatorHandle, start_in_thread
 from tests.e2e.oracle import dossier_counts, feedback_counts
+from tests.quality.pages import scan_html
 from tthc import metrics, warehouse
 from tthc.periods import parse_period
 from tthc.records import ONE_STOP, PERSONAL_FIELDS
@@ -134,13 +135,13 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     summary = json.loads((data_root / "quality" / PERIOD.name / BLOCKED / "summary.json").read_text("utf-8"))
     message = summary["message"]
     assert summary["blocked"] and ONE_STOP in message and "finished_has_due_date: 100" in message
-    assert "100 of" in message and "more than the" in message and "data_docs/index.html" in message
+    assert "100 of" in message and "more than the" in message and f"{BLOCKED}/index.html" in message
     assert message.splitlines()[0] in log.out + log.err  # the failed task's log carries the same message
     assert not any(p.exists() for p in stale)
     assert not list((data_root / "reports" / PERIOD.name).glob(f"bao-cao-tthc-{BLOCKED}-*"))
     engine = warehouse.engine_for(warehouse_url)
     assert warehouse.dossier_rows(engine, PERIOD.name, BLOCKED) == []
-    assert (data_root / "quality" / PERIOD.name / BLOCKED / "data_docs" / "index.html").exists()
+    assert (data_root / "quality" / PERIOD.name / BLOCKED / "index.html").exists()
 
     # Quarantined: exactly the broken records are set aside, and the figures exclude them.
     records, items, broken = served(QUARANTINED)
@@ -175,3 +176,11 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     assert [label for label in run_summary["missing"]] == [f"{HIERARCHY.get(BLOCKED).name} ({BLOCKED})"]
     assert any(f"{QUARANTINED}: {ONE_STOP}: 18 of" in w and "quarantined" in w for w in run_summary["warnings"])
     assert {q["unit"].split("(")[-1].rstrip(")") for q in run_summary["quality"]} == {QUARANTINED, CLEAN}
+
+    # Every page written is self-contained: nothing loaded from elsewhere, no script, links only beside it.
+    pages, problems = scan_html(data_root)
+    assert sorted(page.relative_to(data_root / "quality" / PERIOD.name).as_posix() for page in pages) == sorted(
+        f"{code}/index.html" for code in (QUARANTINED, BLOCKED, CLEAN))
+    assert problems == []
+    assert all(q["results_page"].endswith(f"/{q['unit'].split('(')[-1].rstrip(')')}/index.html")
+               for q in run_summary["quality"])

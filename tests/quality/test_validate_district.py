@@ -34,7 +34,7 @@ def good_dossiers(n: int) -> list[dict[str, Any]]:
     return [dossier(f"H87.872-231101-{i:04d}", KenhThucHien=1 + i % 3) for i in range(n)]
 
 
-def test_results_data_docs_quarantine_and_clean_extracts(tmp_path: Path) -> None:
+def test_results_page_quarantine_and_clean_extracts(tmp_path: Path) -> None:
     broken = [dossier("BAD-DUE", NgayHenTra=None), dossier("BAD-UNIT", MaDonVi=OTHER_COMMUNE)]
     items = [feedback("PA-1"), feedback("PA-2", status="new", answered_at=None, satisfaction=None),
              feedback("PA-BAD", category="xay_dung")]
@@ -48,8 +48,8 @@ def test_results_data_docs_quarantine_and_clean_extracts(tmp_path: Path) -> None
     for suite in ("dossiers", "feedback", "inputs"):  # include/inputs/2023-11/872.yaml exists
         result = json.loads((folder / f"{suite}.json").read_text(encoding="utf-8"))
         assert result["suite_name"] == suite and result["results"]
-    index = folder / "data_docs" / "index.html"
-    assert out["data_docs"] == str(index)
+    index = folder / "index.html"
+    assert out["results_page"] == str(index) and index.exists()
     held = pq.read_table(folder / "quarantine" / "dossiers.parquet").to_pylist()
     assert {r["MaHoSo"]: r["quality_checks"] for r in held} == {"BAD-DUE": "finished_has_due_date",
                                                                 "BAD-UNIT": "unit_in_district"}
@@ -77,8 +77,9 @@ def test_results_data_docs_quarantine_and_clean_extracts(tmp_path: Path) -> None
                                                                       "category_in_set"}
     metrics_result = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     assert metrics_result["success"] is True and metrics_result["suite_name"] == "metrics"
-    pages = index.read_text(encoding="utf-8")  # one site over the sources' results and the metrics'
-    assert all(f"validations/{suite}/" in pages for suite in ("dossiers", "feedback", "inputs", "metrics"))
+    page = index.read_text(encoding="utf-8")  # written again by the metrics step, over every result
+    assert all(f'href="{suite}.json"' in page for suite in ("dossiers", "feedback", "inputs", "metrics"))
+    assert "Not checked yet" not in page and "Passed with 3 quarantined" in page
 
 
 def _stale_outputs(root: Path) -> list[Path]:
@@ -111,7 +112,7 @@ def test_block_above_the_quarantine_limit_fails_with_ids_and_removes_stale_outpu
     message = str(caught.value)
     assert ONE_STOP in message and "finished_has_due_date: 5" in message and "5 of 25 dossier(s)" in message
     assert "NO-DUE-0" in message and "more than the 3 that may be set aside" in message
-    assert "data_docs/index.html" in message
+    assert f"Quality results: {tmp_path.joinpath(*QDIR) / 'index.html'}." in message
     assert not any(p.exists() for p in stale)
     assert (tmp_path / "reports" / "2023-11" / "bao-cao-tthc-874-2023-11.docx").exists()
     engine = warehouse.engine_for(url(tmp_path))
@@ -120,7 +121,7 @@ def test_block_above_the_quarantine_limit_fails_with_ids_and_removes_stale_outpu
     engine.dispose()
     folder = tmp_path.joinpath(*QDIR)
     assert not (folder / "dossiers.parquet").exists() and not (folder / "feedback.parquet").exists()
-    assert (folder / "data_docs" / "index.html").exists()
+    assert (folder / "index.html").exists() and not (folder / "data_docs").exists()
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["blocked"] is True and summary["message"] == message
     with pytest.raises(metrics.DataError, match="run the validate step first"):

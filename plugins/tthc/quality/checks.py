@@ -3,7 +3,10 @@
 Why a catalog apart from the suites: the configuration is validated when it loads (a typo in a check
 name or a severity a check cannot have must stop the run there), and that must not import Great
 Expectations. The suites (``tthc.quality.suites``) build one or more GX expectations per check and tag
-each with the check's name, so every GX result maps back to a line of this catalog.
+each with the check's name, so every GX result maps back to a line of this catalog. One check has no
+expectation: ``field_types`` is decided at extraction (a record with a field of the wrong JSON type is
+never landed, its value never kept), and the validation turns the extract's ``<source>.rejected.json``
+into its finding, so the policy quarantines or blocks those records like any other.
 
 Allowed severities follow from what a failing record would do downstream:
 
@@ -63,6 +66,9 @@ def _table(source: str, name: str, rule: str, fix: str, default: str = BLOCK,
     return Check(source, name, rule, fix, default, allowed, record_level=False)
 
 
+_FIELD_TYPES_FIX = ("the source system sends a field with the wrong type: have its operator correct these records "
+                    "(ids and fields in the quality results; the values are never kept), then clear the district's "
+                    "extract and validate tasks to fetch and check them again")
 _SCHEMA_FIX = "the landing step writes a fixed schema: rerun the extract tasks; if it persists, the code is at fault"
 _METRIC_FIX = ("a computed figure breaks its definition: nothing was stored; report it as a bug with this "
                "district and period (the validated extracts are under quality/<period>/<unit>/)")
@@ -71,6 +77,9 @@ CHECKS: tuple[Check, ...] = (
     # ---- one-stop dossier system ----------------------------------------------------------------
     _table(DOSSIERS, "schema", "the landed extract has exactly the contract's columns, with their types",
            _SCHEMA_FIX, allowed=(BLOCK,)),
+    _record(DOSSIERS, "field_types", "every allow-listed field has the JSON type of sources.md "
+            "(tthc.records.DOSSIER_JSON_TYPES); records that break it are set aside at extraction",
+            fix=_FIELD_TYPES_FIX),
     _record(DOSSIERS, "id_unique", "MaHoSo is unique after deduplication", default=BLOCK,
             fix="the connector merges repeats by MaHoSo: a repeat here is a bug of the extract; rerun it"),
     _record(DOSSIERS, "required_fields", "MaHoSo, MaDonVi, KenhThucHien, NgayTiepNhan, TrangThaiHoSo, SoHoaHoSo, "
@@ -100,6 +109,9 @@ CHECKS: tuple[Check, ...] = (
     # ---- hotline 1022 ---------------------------------------------------------------------------
     _table(FEEDBACK, "schema", "the landed extract has exactly the contract's columns, with their types",
            _SCHEMA_FIX, allowed=(BLOCK,)),
+    _record(FEEDBACK, "field_types", "every allow-listed field has the JSON type of sources.md "
+            "(tthc.records.FEEDBACK_JSON_TYPES); records that break it are set aside at extraction",
+            fix=_FIELD_TYPES_FIX),
     _record(FEEDBACK, "id_unique", "id is unique after deduplication", default=BLOCK,
             fix="the connector merges repeats by id: a repeat here is a bug of the extract; rerun it"),
     _record(FEEDBACK, "required_fields", "id, received_at, channel, district_code, unit_code, category and status "

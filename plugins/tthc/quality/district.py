@@ -2,14 +2,20 @@
 
 Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit code>/``):
 
+- ``index.html``: the results page an operator opens (``tthc.quality.page``): the verdict first, then
+  per source the checks that failed, their rules, the records and ids, what was quarantined or blocked
+  and what to fix. One self-contained file (inline CSS, no script, nothing loaded from elsewhere, every
+  source value escaped), written by the validation and written again by the metrics step with its own
+  results, so it is never older than the newest results beside it;
 - ``<suite>.json``: each GX validation result as GX writes it (``dossiers``, ``feedback``, ``inputs``,
-  and after the metrics step ``metrics``);
-- ``summary.json``: the findings per source, what was blocked, warned about or quarantined (with ids);
+  and after the metrics step ``metrics``), linked from the page for engineers;
+- ``summary.json``: the findings per source, what was blocked, warned about or quarantined (every
+  quarantined id), the page's other input;
 - ``quarantine/<source>.parquet``: the records set aside, as landed (no personal data is ever landed),
-  with a ``quality_checks`` column naming the checks each failed;
-- ``dossiers.parquet``, ``feedback.parquet``: the clean extracts, the only input of the metrics step;
-- ``data_docs/index.html``: GX Data Docs over every result above (built by the metrics step, or by
-  the validation when it blocks: then there is no metrics step).
+  with a ``quality_checks`` column naming the checks each failed. Records set aside at extraction for
+  a field of the wrong JSON type (check ``field_types``) were never landed: the summary and the page
+  list them by id and field;
+- ``dossiers.parquet``, ``feedback.parquet``: the clean extracts, the only input of the metrics step.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tthc.landing import read_landed
+from tthc.metrics import DataError
 from tthc.periods import Period
 from tthc.quality import QualityError
-from tthc.quality.checks import DOSSIERS, FEEDBACK, ID_COLUMNS, INPUTS, METRICS, checks_of
+from tthc.quality.checks import DOSSIERS, FEEDBACK, ID_COLUMNS, INPUTS, METRICS, checks_of, get_check
+from tthc.quality.page import page_path, write_page
 from tthc.quality.policy import SourceOutcome, block_message, decide
-from tthc.quality.runner import GxSession, build_data_docs, findings, remove_tree
+from tthc.quality.runner import Finding, GxSession, findings, remove_tree
 from tthc.quality.suites import VolumeBaseline
 from tthc.storage import atomic_write_bytes, raw_dir
 from tthc.units import ReportingUnit
@@ -61,6 +69,40 @@ def volume_baseline(history: list[dict[str, Any]], drop_max_share: float) -> Vol
         return None
     mean = sum(int(row["received"]) for row in rows) / len(rows)
     return VolumeBaseline(tuple(str(row["period"]) for row in rows), mean, mean * (1 - drop_max_share))
+
+
+def rejected_finding(raw: Any, source: str, severity: str) -> Finding | None:
+    """The ``field_types`` finding of a source from the extract's ``<source>.rejected.json``; None when none.
+
+    Why here and not in a suite: a record with a field of the wrong JSON type is set aside at
+    extraction and never landed (its value never kept), so no GX expectation can see it; only its
+    id, the field and the two type names are known. Turned into a finding, the policy quarantines or
+    blocks it like any other record. An absent file means nothing was rejected (an extract of an
+    earlier version).
+    """
+    path = raw / f"{source}.rejected.json"
+    if not path.exists():
+        return None
+    try:
+        records = json.loads(path.read_bytes().decode("utf-8"))["records"]
+        problems = [(str(r["id"]), f"{r['field']}: expected {r['expected']}, got {r['got']}") for r in records]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path} is not the extract's list of rejected records ({type(exc).__name__}: {exc}); "
+                        "rerun the district's extract task") from None
+    if not problems:
+        return None
+    check = get_check(source, "field_types")
+    ids_by_problem: dict[str, set[str]] = {}
+    notes: dict[str, list[str]] = {}
+    for record_id, problem in problems:
+        ids_by_problem.setdefault(problem, set()).add(record_id)
+        if problem not in notes.setdefault(record_id, []):
+            notes[record_id].append(problem)
+    ranked = sorted(ids_by_problem, key=lambda p: (-len(ids_by_problem[p]), p))  # the commonest first
+    return Finding(source=source, check=check.name, severity=severity, rule=check.rule, fix=check.fix,
+                   record_level=True, expectations=ranked, ids=sorted(notes),
+                   observed=[f"{p}: {len(ids_by_problem[p])} record(s)" for p in ranked],
+                   id_notes={record_id: "; ".join(found) for record_id, found in notes.items()})
 
 
 def _severities(quality: Any, source: str) -> dict[str, str]:
@@ -104,8 +146,9 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     """Validate the landed extracts (and operator inputs) of one district; write results, quarantine, clean extracts.
 
     Returns the summary (also written as ``summary.json``). Raises ``QualityError`` when a check blocks,
-    after writing the results and Data Docs an operator needs, and without any clean extract. When it
-    passes, the Data Docs are left to the metrics step, which adds its own results to the same site.
+    after writing the results and the results page an operator needs, and without any clean extract.
+    The page is written whether it blocks or passes (it costs milliseconds), so it never describes an
+    earlier run; the metrics step writes it again with its own results.
     """
     from tthc.quality.prepare import inputs_frame, prepare_dossiers, prepare_feedback
     from tthc.quality.suites import dossier_suite, feedback_suite, inputs_suite
@@ -118,6 +161,8 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     dossiers = prepare_dossiers(read_landed(raw / "dossiers.parquet"), period)
     feedback = prepare_feedback(read_landed(raw / "feedback.parquet"))
     volume = volume_baseline(history or [], quality.volume_drop_max_share)
+    rejected = {source: rejected_finding(raw, source, quality.severity(source, "field_types"))
+                for source in (DOSSIERS, FEEDBACK)}
 
     def derived(frame: Any) -> list[str]:
         return [c for c in frame.columns if c.startswith("q_")]
@@ -132,15 +177,19 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     for source, frame, expectations in plans:
         results[source] = session.run(source, frame, expectations, source, ID_COLUMNS[source],
                                       _severities(quality, source))
+        found = findings(results[source], ID_COLUMNS[source])
         size = len(frame)
-        outcomes.append(decide(source, findings(results[source], ID_COLUMNS[source]), size,
-                               quality.quarantine_limit(size)))
+        set_aside = rejected.get(source)
+        if set_aside is not None:  # they count among the source's records for the quarantine limit
+            found.insert(0, set_aside)
+            size += len(set(set_aside.ids) - set(frame[ID_COLUMNS[source]].dropna().astype(str)))
+        outcomes.append(decide(source, found, size, quality.quarantine_limit(size)))
     if inputs_error:
         outcomes.append(SourceOutcome(INPUTS, 1, 0, blocking=[inputs_error]))
     validated = time.perf_counter()
 
     blocked = any(o.blocked for o in outcomes)
-    where = str(folder / "data_docs" / "index.html")
+    where = str(page_path(folder))
     message = block_message(unit.code, unit.name, period.name, outcomes, where) if blocked else None
     for suite, result in results.items():
         _write_json(folder / f"{suite}.json", result)
@@ -160,7 +209,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
                 for record_id in finding.ids:
                     checks_by_id.setdefault(record_id, []).append(finding.check)
         kept, held = _split(table, ID_COLUMNS[source], outcome.quarantined_ids, checks_by_id)
-        if outcome.quarantined_ids:
+        if held.num_rows:  # records rejected at extraction were never landed: they are not in this file
             quarantine[source] = str(_write_table(folder / "quarantine" / f"{source}.parquet", held))
         if blocked:
             target.unlink(missing_ok=True)
@@ -176,6 +225,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         "warnings": [w for o in outcomes for w in o.warnings],
         "quarantined": {o.source: len(o.quarantined_ids) for o in outcomes if o.source in (DOSSIERS, FEEDBACK)},
         "records": sizes,
+        "rejected": {source: len(found.ids) if found else 0 for source, found in rejected.items()},
         "volume": None if volume is None else {"periods": list(volume.periods), "mean_received": volume.mean_received,
                                                "min_received": volume.min_received,
                                                "received": int(dossiers["q_received_in_period"].sum())},
@@ -183,22 +233,19 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         "results": {suite: f"{suite}.json" for suite in results},
         "clean": clean,
         "quarantine": quarantine,
-        "data_docs": where,
+        "results_page": where,
     }
-    docs_started = time.perf_counter()
-    if blocked:
-        build_data_docs(list(results.values()), folder / "data_docs")
-    else:  # the metrics step builds them over these results and its own: no second build of the same pages
-        remove_tree(folder / "data_docs")
+    page_started = time.perf_counter()
+    write_page(folder, summary, results)
     finished = time.perf_counter()
     summary["seconds"] = {"gx_import": round(session.import_seconds, 3), "gx_setup": round(gx_ready - started, 3),
-                          "validate": round(validated - gx_ready, 3), "write": round(docs_started - validated, 3),
-                          "data_docs": round(finished - docs_started, 3), "total": round(finished - started, 3)}
+                          "validate": round(validated - gx_ready, 3), "write": round(page_started - validated, 3),
+                          "results_page": round(finished - page_started, 3), "total": round(finished - started, 3)}
     _write_json(folder / "summary.json", summary)
-    log.info("district %s %s: quality %s in %.2f s (validation %.2f s, Data Docs %.2f s); quarantined %s; "
-             "%d warning(s)",
+    log.info("district %s %s: quality %s in %.2f s (validation %.2f s, results page %.3f s); quarantined %s; "
+             "%d warning(s); results: %s",
              unit.code, period.name, "BLOCKED" if blocked else "passed", finished - started, validated - gx_ready,
-             finished - docs_started, summary["quarantined"], len(summary["warnings"]))
+             finished - page_started, summary["quarantined"], len(summary["warnings"]), where)
     if blocked:
         raise QualityError(message)
     return summary
@@ -213,7 +260,7 @@ def read_summary(root: Any, period_name: str, unit_code: str) -> dict[str, Any] 
 
 def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUnit, dossier_rows: list[dict[str, Any]],
                      feedback_row: dict[str, Any], session: GxSession | None = None) -> SourceOutcome:
-    """The metrics suite over the computed rows, before they are stored; Data Docs rebuilt over every result.
+    """The metrics suite over the computed rows, before they are stored; the results page written again over all.
 
     Raises ``QualityError`` when a metrics check fails (they block: a wrong number must not be stored).
     """
@@ -231,19 +278,28 @@ def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUni
     outcome = decide(METRICS, found, rows, 0)
     for suite, result in results.items():
         _write_json(folder / f"{suite}.json", result)
-    summary = read_summary(root, period.name, unit.code) or {}
-    earlier = [json.loads((folder / name).read_bytes().decode("utf-8"))
-               for suite, name in (summary.get("results") or {}).items() if suite not in results]
-    build_data_docs([*earlier, *results.values()], folder / "data_docs")
+    where = str(page_path(folder))
+    summary = read_summary(root, period.name, unit.code)
+    earlier = {suite: json.loads((folder / name).read_bytes().decode("utf-8"))
+               for suite, name in ((summary or {}).get("results") or {}).items()
+               if suite not in results and (folder / name).exists()}
+    message = block_message(unit.code, unit.name, period.name, [outcome], where) if outcome.blocked else None
     if summary:
+        summary.pop("data_docs", None)  # written by an earlier version
+        summary["results_page"] = where
         summary.setdefault("sources", {})[METRICS] = outcome.to_dict()
         summary.setdefault("results", {}).update({suite: f"{suite}.json" for suite in results})
         summary["warnings"] = [*summary.get("warnings", []), *outcome.warnings]
         if outcome.blocked:
             summary["blocked"] = True
-            summary["message"] = block_message(unit.code, unit.name, period.name, [outcome], summary["data_docs"])
+            summary["message"] = message
         _write_json(folder / "summary.json", summary)
+    else:  # metrics checked without a validation summary (tests, a hand run): the page says what is known
+        summary = {"period": period.name, "window": [period.start.isoformat(), period.end.isoformat()],
+                   "unit": {"code": unit.code, "name": unit.name}, "blocked": outcome.blocked, "message": message,
+                   "warnings": outcome.warnings, "sources": {METRICS: outcome.to_dict()},
+                   "results": {suite: f"{suite}.json" for suite in results}, "results_page": where}
+    write_page(folder, summary, {**earlier, **results})
     if outcome.blocked:
-        raise QualityError(block_message(unit.code, unit.name, period.name, [outcome],
-                                         str(folder / "data_docs" / "index.html")))
+        raise QualityError(message)
     return outcome

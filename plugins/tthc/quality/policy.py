@@ -19,6 +19,10 @@ from tthc.quality.checks import SYSTEMS
 from tthc.quality.runner import Finding
 
 SAMPLE_IDS = 5
+# Said wherever a block is explained (the failed task's message, the results page): where the policy is set
+# and how to rerun.
+POLICY_HINT = ("Severities and quarantine limits: section 'quality' of include/config/pipeline.yaml. "
+               "After the fix, clear this district's validate task to rerun it.")
 NOUNS = {"dossiers": "dossier(s)", "feedback": "feedback item(s)", "inputs": "input file(s)", "metrics": "fact(s)"}
 
 
@@ -113,6 +117,5 @@ def block_message(unit_code: str, unit_name: str, period_name: str, outcomes: li
     more = f" (and {len(reasons) - 1} more blocking finding(s) below)" if len(reasons) > 1 else ""
     lines = [f"data quality blocks the report of {unit_name} ({unit_code}) for {period_name}{more}: {reasons[0]}"]
     lines += [f"  - {reason}" for reason in reasons[1:]]
-    lines.append(f"  Results and Data Docs: {where}. Severities and quarantine limits: section 'quality' of "
-                 "include/config/pipeline.yaml. After the fix, clear this district's validate task to rerun it.")
+    lines.append(f"  Quality results: {where}. {POLICY_HINT}")
     return "\n".join(lines)

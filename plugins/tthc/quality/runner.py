@@ -1,21 +1,18 @@
-"""Running suites with Great Expectations, reading their results as findings, building Data Docs.
+"""Running suites with Great Expectations and reading their results as findings.
 
 Why one GX session per task: importing GX takes seconds, a context and a data source a few
 milliseconds; a task imports GX once (``GxSession``) and runs every suite it needs in one ephemeral
-context. Results are kept as GX writes them (``to_json_dict``): they are what an operator opens, and
-the Data Docs (HTML) are rebuilt from those files, so every step that adds results (sources, then
-metrics) can rebuild one site over all of them.
+context, which never touches the disk. Results are kept as GX writes them (``to_json_dict``): the raw
+record for engineers, and with ``summary.json`` the input of the results page operators open
+(``tthc.quality.page``), which every step that adds results (sources, then metrics) renders again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,6 @@ from tthc.quality.checks import get_check
 log = logging.getLogger(__name__)
 
 RESULT_FORMAT = "COMPLETE"
-DOCS_SITE = "tthc"
 _GX_SEVERITY = {BLOCK: "critical", QUARANTINE: "warning", WARN: "info"}
 
 
@@ -44,6 +40,9 @@ class Finding:
     ids: list[str] = field(default_factory=list)  # offending record ids (record-level checks), sorted
     observed: list[str] = field(default_factory=list)  # what a table-level expectation saw, or an exception
     outcome: str = ""  # blocked | quarantined | warned (set by the policy)
+    # What is wrong with each id, when the check knows more than the id: for ``field_types`` the fields and
+    # their types, since those records were never landed and no quarantine file can show them.
+    id_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -55,6 +54,7 @@ class Finding:
         if max_ids is not None and len(self.ids) > max_ids:
             out["ids"] = self.ids[:max_ids]
             out["ids_truncated"] = True
+            out["id_notes"] = {i: self.id_notes[i] for i in out["ids"] if i in self.id_notes}
         return out
 
 
@@ -111,7 +111,7 @@ class GxSession:
         """Validate ``frame`` with the expectations (tagged with their checks); the result as JSON-ready dict.
 
         Two passes, because naming offending records costs: every expectation with GX's ``BASIC``
-        result (counts, a sample of values: what the Data Docs show), then only the failed ones again
+        result (counts, a sample of values: what the results page shows), then only the failed ones again
         with ``COMPLETE`` results indexed by ``id_column`` (every offending id), spliced into the first.
         A clean month pays the cheap pass alone.
         """
@@ -170,7 +170,7 @@ def findings(result: dict[str, Any], id_column: str) -> list[Finding]:
             record_level=check.record_level))
         finding.expectations.append(describe(config))
         details = item.get("result") or {}
-        error = _exception(item.get("exception_info"))
+        error = exception_text(item.get("exception_info"))
         if error:
             finding.observed.append(f"could not be evaluated: {error}")
             finding.record_level = False  # not every failing record can be named: the check fails as a whole
@@ -189,7 +189,7 @@ def findings(result: dict[str, Any], id_column: str) -> list[Finding]:
     return list(by_check.values())
 
 
-def _exception(info: Any) -> str | None:
+def exception_text(info: Any) -> str | None:
     """The first error message of a result's ``exception_info`` (flat, or keyed by metric as GX 1.x does)."""
     if not isinstance(info, dict):
         return None
@@ -199,62 +199,6 @@ def _exception(info: Any) -> str | None:
             text = str(candidate.get("exception_message") or "unknown error").strip()
             return (text.splitlines() or ["unknown error"])[0][:300]
     return None
-
-
-def build_data_docs(results: list[dict[str, Any]], target: Any) -> Any:
-    """Data Docs (HTML) of these validation results, in folder ``target`` (replaced); returns its index.html.
-
-    GX writes a site to a local folder: it is built in a temporary folder and then moved into place
-    (a local data root) or copied file by file (object storage).
-    """
-    import great_expectations as gx
-    from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    with tempfile.TemporaryDirectory(prefix="tthc-gx-") as scratch:
-        site = Path(scratch) / "site"
-        context = gx.get_context(mode="file", project_root_dir=str(Path(scratch) / "project"))
-        context.add_data_docs_site(site_name=DOCS_SITE, site_config={
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-        })
-        for result in results:
-            loaded = expectationSuiteValidationResultSchema.load(result)
-            run = (result.get("meta") or {}).get("run_id") or {}
-            key = ValidationResultIdentifier(
-                expectation_suite_identifier=ExpectationSuiteIdentifier(name=result["suite_name"]),
-                run_id=RunIdentifier(run_name=run.get("run_name") or result["suite_name"],
-                                     run_time=run.get("run_time")),
-                batch_identifier=result["suite_name"],
-            )
-            context.validation_results_store.set(key, loaded)
-        context.build_data_docs(site_names=[DOCS_SITE])
-        return _publish_tree(site, target)
-
-
-def _publish_tree(built: Path, target: Any) -> Any:
-    if isinstance(target, Path):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
-        shutil.copytree(built, staging)
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        remove_tree(target)
-        from tthc.storage import atomic_write_bytes
-
-        for path in sorted(built.rglob("*")):
-            if path.is_file():
-                atomic_write_bytes(target.joinpath(*path.relative_to(built).parts), path.read_bytes())
-    return target / "index.html"
 
 
 def remove_tree(path: Any) -> None:
