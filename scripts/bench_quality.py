@@ -11,7 +11,7 @@ request) to show both situations. Figures:
 - extraction: fetch + land, dossiers and feedback (the two extract tasks);
 - validation: ``validate_sources`` with GX already imported (read, derive, three suites, policy,
   results, quarantine and clean extracts), and of it the GX runs (read and derive included);
-- metrics + docs: the metrics suite and the Data Docs build (over every result) inside ``compute_metrics``.
+- metrics + docs: the metrics suite and the results page (over every result) inside ``compute_metrics``.
 
     python scripts/bench_quality.py [--districts 872 874 866] [--period 2023-11] [--latency 0.2] [--repeat 3]
 """
@@ -100,7 +100,7 @@ def main() -> None:
                   f"{best_v + best_m:>7.2f}s {(best_v + best_m) / best_x:>9.0%}"
                   f"   (medians: extract {statistics.median(extract):.2f}s, "
                   f"validate {statistics.median(validate):.2f}s)")
-    print("quality = validate task + metrics suite and Data Docs in compute_metrics; add the GX import above once "
+    print("quality = validate task + metrics suite and results page in compute_metrics; add the GX import above once "
           "per task process that validates (validate, compute_metrics) when each task runs in its own process")
 
 

@@ -100,7 +100,7 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
                      input_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check the landed extracts and the operator inputs with Great Expectations before any number is computed.
 
-    Writes results, Data Docs, quarantined records and the clean extracts the metrics step reads under
+    Writes results, the results page, quarantined records and the clean extracts the metrics step reads under
     ``quality/<YYYY-MM>/<unit>/``. A blocking finding raises ``QualityError`` after removing whatever an
     earlier run of this period left for the district (report, evidence, clean extracts, warehouse rows),
     so that no stale or partial report survives data that no longer passes.
@@ -128,8 +128,8 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
     except QualityError:
         discard_outputs(root, period, unit, warehouse_url)
         raise
-    return {"summary": str(_quality_dir(root, period, unit) / "summary.json"), "data_docs": summary["data_docs"],
-            "records": summary["records"], "quarantined": summary["quarantined"], "seconds": summary["seconds"],
+    return {"summary": str(_quality_dir(root, period, unit) / "summary.json"),
+            "results_page": summary["results_page"], "records": summary["records"], "quarantined": summary["quarantined"], "seconds": summary["seconds"],
             "warnings": [f"{unit.code}: {w}" for w in summary["warnings"]]}
 
 
@@ -244,7 +244,7 @@ def _quality_evidence(summary: dict[str, Any] | None) -> dict[str, Any] | None:
                             if part.get("quarantined_ids")},
         "findings": [{k: f.get(k) for k in ("source", "check", "severity", "outcome", "rule", "count", "ids")}
                      for part in (summary.get("sources") or {}).values() for f in part.get("findings", [])],
-        "results": summary.get("data_docs"),
+        "results": summary.get("results_page"),
     }
 
 

@@ -33,7 +33,7 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
         retried += (dossier or {}).get("retried", 0) + (fb or {}).get("retried", 0)
         if checked:
             quarantined += sum(checked.get("quarantined", {}).values())
-            quality.append({"unit": unit["label"], "data_docs": checked.get("data_docs"),
+            quality.append({"unit": unit["label"], "results_page": checked.get("results_page"),
                             "quarantined": checked.get("quarantined", {})})
         for part in (dossier, fb, checked, report):
             warnings += (part or {}).get("warnings", [])
