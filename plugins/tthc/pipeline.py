@@ -129,7 +129,8 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
         discard_outputs(root, period, unit, warehouse_url)
         raise
     return {"summary": str(_quality_dir(root, period, unit) / "summary.json"),
-            "results_page": summary["results_page"], "records": summary["records"], "quarantined": summary["quarantined"], "seconds": summary["seconds"],
+            "results_page": summary["results_page"], "records": summary["records"],
+            "quarantined": summary["quarantined"], "seconds": summary["seconds"],
             "warnings": [f"{unit.code}: {w}" for w in summary["warnings"]]}
 
 
