@@ -1,16 +1,18 @@
 """
 ### Monthly TTHC reform report (`tthc_monthly_report`)
 
-For one reporting period (the run's data interval, or the `period` parameter) and each reporting
-unit (district) of the province: fetch the one-stop system's dossiers and the hotline 1022's
-feedback, land them without personal data, check them with Great Expectations (results and Data
-Docs under `{data root}/quality/{YYYY-MM}/{district}/`; failing records blocked or quarantined per
-the `quality` section of the configuration), compute the metrics of `metrics.md` into the
-warehouse, and write the district's report (`.docx`) under `{data root}/reports/{YYYY-MM}/`.
+For one reporting period (the run's data interval) and each reporting unit (district) of the
+province: fetch the one-stop system's dossiers and the hotline 1022's feedback, land them without
+personal data, check them with Great Expectations (results page `index.html` under
+`{data root}/quality/{YYYY-MM}/{district}/`; failing records blocked or quarantined per the `quality`
+section of the configuration), compute the metrics of `docs/metrics.md` into the warehouse, and write
+the district's report (`.docx`, PDF, evidence) under `{data root}/reports/{YYYY-MM}/`.
 
 * **Period**: `nd09` (15th to 15th, Decree 09/2019/ND-CP) by default; `calendar` by configuration
   (`include/config/pipeline.yaml`). A scheduled run starts a configured delay after its period closes.
-* **Parameters**: `period` (`YYYY-MM`, wins over the data interval) and `districts` (GSO codes; empty = all).
+  **A run started by hand reports the period that contains its logical date**: for November 2023
+  (nd09), any date from 15 October to 14 November 2023. Run ids name the period (`manual__2023-11__...`).
+* **Form**: the reporting units (empty = all) and, for a run of one unit, its office's inputs.
 * **One mapped task group per district**, labelled with the district's name: a district that fails
   fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
 * **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
@@ -25,15 +27,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, get_current_context, task, task_group
+from airflow.sdk import DAG, get_current_context, task, task_group
 
 from tthc.config import load_config
 from tthc_airflow.errors import fail_fast
+from tthc_airflow.params import inputs_from_run, run_params
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
 SCHEDULE = CONFIG.schedule
-DISTRICT_CHOICES = [u.code for u in CONFIG.hierarchy.reporting_units]
+UNITS = [(u.code, u.name) for u in CONFIG.hierarchy.reporting_units]
 
 
 def _label_map_index(unit: dict[str, str]) -> None:
@@ -69,28 +72,21 @@ with DAG(
         # No task may hang unattended (tasks.execution_timeout_minutes in include/config/pipeline.yaml).
         "execution_timeout": timedelta(minutes=CONFIG.tasks.execution_timeout_minutes),
     },
-    params={
-        "period": Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                        title="Period (YYYY-MM)",
-                        description="Reporting month. Empty: the run's data interval names the period."),
-        "districts": Param([], type="array", items={"type": "string", "enum": DISTRICT_CHOICES},
-                           title="Districts (GSO codes)", description="Empty: every district."),
-        "inputs": Param({}, type="object", title="Operator inputs",
-                        description="Inspections, resources, assessment for this run (override include/inputs)."),
-    },
+    params=run_params(UNITS),
 ) as dag:
 
     @task
     def plan_run() -> list[dict[str, str]]:
-        """Resolve the run's period and the districts to report on."""
+        """Resolve the run's period (its data interval) and the districts to report on."""
         from tthc.periods import resolve_period
         from tthc.pipeline import plan
 
         context = get_current_context()
+        params, conf = context["params"], getattr(context.get("dag_run"), "conf", None) or {}
         with fail_fast():
-            period = resolve_period(context["params"].get("period"), context.get("data_interval_start"),
+            period = resolve_period(conf.get("period"), context.get("data_interval_start"),
                                     context.get("data_interval_end"), SCHEDULE.convention)
-            units = plan(CONFIG, period, context["params"].get("districts") or [])
+            units = plan(CONFIG, period, params.get("districts") or [], with_inputs=inputs_from_run(params) is not None)
         print(f"period {period.name}: [{period.start.isoformat()}, {period.end.isoformat()}), "
               f"{len(units)} district(s): {', '.join(u['label'] for u in units)}")
         return units
@@ -132,8 +128,7 @@ with DAG(
             _label_map_index(unit)
             params = get_current_context()["params"]
             with fail_fast():
-                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
-                            params.get("inputs") or None)
+                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(), inputs_from_run(params))
 
         @task(map_index_template="{{ district_label }}")
         def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
@@ -155,8 +150,7 @@ with DAG(
             _label_map_index(unit)
             params = get_current_context()["params"]
             with fail_fast():
-                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(),
-                            params.get("inputs") or None)
+                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(), inputs_from_run(params))
 
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)

@@ -144,14 +144,15 @@ def main() -> int:
         if args.standalone:
             say("starting `airflow standalone`: open http://localhost:8080, DAG tthc_monthly_report")
             return run([sys.executable, "-m", "airflow", "standalone"], env)
-        conf = {"period": period.name, "districts": args.districts}
+        conf = {"districts": args.districts or None}
         say(f"running DAG tthc_monthly_report for period {period.name} "
             f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
         log = home / f"run-{period.name}.log"
         summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
         labels = [unit["label"] for unit in plan(config, period, args.districts)]
+        # The logical date is the period's start, as a scheduled run's is; the period is the one containing it.
         code = run([sys.executable, "-m", "airflow", "dags", "test", "tthc_monthly_report",
-                    period.end.isoformat(), "--conf", json.dumps(conf)], env, log, labels)
+                    period.start.isoformat(), "--conf", json.dumps(conf)], env, log, labels)
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)

@@ -38,7 +38,12 @@ def test_structure(dagbag) -> None:
     assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.validate",
                    "district.compute_metrics", "district.write_report", "summarize"}
     assert dag.catchup is False
-    assert set(dag.params) >= {"period", "districts"}
+    # No "period" field: the logical date chooses the month; nothing in the form is required.
+    assert set(dag.params) == {"districts", "inspections_count", "violations", "findings", "resources",
+                               "assessment", "shortcomings"}
+    for name in dag.params:
+        assert "null" in dag.params.get_param(name).schema["type"], name
+    assert dag.params.get_param("districts").schema["values_display"]["872"] == "Huyện Tháp Mười (872)"
     assert dag.timetable.summary.startswith("nd09")
     # Nothing is computed from an extract before the quality gate has checked it.
     validate = dag.get_task("district.validate")

@@ -121,6 +121,20 @@ def period_from_interval(start: datetime, end: datetime, convention: str = "nd09
     return period
 
 
+def period_containing(moment: datetime, convention: str = "nd09") -> Period:
+    """The period whose window ``[start, end)`` holds ``moment`` (naive = local time).
+
+    Why this rule for a run started by hand: a run's logical date lies in the period it reports, as
+    a scheduled run's does (its logical date is its period's start). So the report of November 2023
+    under nd09 is any date from 15 October to 14 November 2023, and under calendar any date in November.
+    """
+    local = as_local(moment)
+    period = Period(local.year, local.month, convention)
+    if convention == "nd09" and local.day >= ND09_CUTOFF_DAY:
+        period = Period(*_shift(local.year, local.month, 1), convention)
+    return period
+
+
 def latest_closed_period(now: datetime, convention: str = "nd09", delay: timedelta = timedelta(0)) -> Period:
     """The most recent period that ended at least ``delay`` before ``now``."""
     moment = as_local(now) - delay
@@ -133,17 +147,30 @@ def latest_closed_period(now: datetime, convention: str = "nd09", delay: timedel
 
 
 def resolve_period(
-    param: str | None,
+    requested: str | None,
     interval_start: datetime | None,
     interval_end: datetime | None,
     convention: str = "nd09",
 ) -> Period:
-    """A run's period: the ``period`` parameter first, else the data interval; neither is an error."""
-    if param:
-        return parse_period(param, convention)
+    """A run's period: its data interval. ``requested`` (a ``period`` in the run's conf) may only confirm it.
+
+    Why the interval alone decides: Airflow lists, names and filters runs by their data interval and
+    logical date; a run that reported another month than the one it is listed under misled operators.
+    """
     if interval_start is not None and interval_end is not None and interval_start != interval_end:
-        return period_from_interval(interval_start, interval_end, convention)
+        period = period_from_interval(interval_start, interval_end, convention)
+        if requested and str(requested).strip() != period.name:
+            wanted = parse_period(requested, convention)
+            raise PeriodError(
+                f"this run is for period {period.name} (its logical date lies in [{period.start_date}, "
+                f"{period.end_date})) but its conf asks for {wanted.name}. Trigger the run with a logical date "
+                f"inside {wanted.name}: any day from {wanted.start_date} to {wanted.end_date - timedelta(days=1)}")
+        return period
+    hint = ""
+    if requested:
+        wanted = parse_period(requested, convention)
+        hint = f" (for {wanted.name}: any day from {wanted.start_date} to {wanted.end_date - timedelta(days=1)})"
     raise PeriodError(
-        "this run names no reporting period: it has no 'period' parameter and no data interval "
-        "(a manual run without a logical date). Trigger it again with conf {\"period\": \"YYYY-MM\"}"
+        "this run names no reporting period: it has no data interval (a run triggered without a logical "
+        f"date). Trigger it again with a logical date inside the period to report{hint}"
     )

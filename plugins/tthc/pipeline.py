@@ -32,16 +32,22 @@ def unit_label(unit: ReportingUnit) -> str:
 
 
 def plan(config: PipelineConfig, period: Period, codes: list[str] | None,
-         now: datetime | None = None) -> list[dict[str, str]]:
+         now: datetime | None = None, with_inputs: bool = False) -> list[dict[str, str]]:
     """The units a run reports on: small dicts that travel through XCom to the mapped task group.
 
     A period the pipeline cannot report on fails here, at the start of the run and without retries:
     one that ended before the configured start of the schedule, or one that has not ended yet (its
-    report would count an unfinished month as if it were whole).
+    report would count an unfinished month as if it were whole). Operator inputs given with the run
+    (``with_inputs``) are one office's words: the run must then report on exactly one unit.
     """
+    from tthc.inputs import InputsError
+
     check_reportable(period, config.schedule.start_date, now or datetime.now(UTC))
-    return [{"code": u.code, "label": unit_label(u), "period": period.name}
-            for u in config.hierarchy.select(codes)]
+    units = config.hierarchy.select(codes)
+    if with_inputs and len(units) != 1:
+        raise InputsError(f"operator inputs were given with this run but it reports on {len(units)} units: "
+                          "inputs are one office's words; choose exactly one unit, or leave the inputs empty")
+    return [{"code": u.code, "label": unit_label(u), "period": period.name} for u in units]
 
 
 def check_reportable(period: Period, schedule_start: date, now: datetime) -> None:

@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
 
 def _permanent(exc: BaseException) -> bool:
     from tthc.config import ConfigError
+    from tthc.inputs import InputsError
     from tthc.landing import LandingError
     from tthc.metrics import DataError
     from tthc.periods import PeriodError
@@ -24,7 +25,8 @@ def _permanent(exc: BaseException) -> bool:
 
     if isinstance(exc, SourceError):
         return not exc.retryable
-    return isinstance(exc, DataError | LandingError | RecordError | ConfigError | PeriodError | UnitsError)
+    return isinstance(exc, DataError | LandingError | RecordError | ConfigError | PeriodError | UnitsError
+                      | InputsError)
 
 
 @contextmanager

@@ -5,6 +5,15 @@ Why a subclass: ``CronDataIntervalTimetable`` gives the right data interval (the
 start the instant the period closes, before late entries reach the source systems. No built-in
 timetable adds a delay after the interval ends, so this one shifts ``run_after`` and nothing else:
 the data interval, and therefore the period, stays exact. Registered by ``tthc_airflow.plugin``.
+
+A run is its month, however it was started:
+
+- a run started by hand (the trigger form, the REST API, ``airflow dags test``) reports the period
+  that contains its logical date (``tthc.periods.period_containing``), exactly as a scheduled run,
+  whose logical date is its period's start; the built-in rule (the last interval that ended before
+  the date) gave the month before the one chosen;
+- every run id names its period first thing after its type: ``scheduled__2023-11``,
+  ``backfill__2023-11__<time>``, ``manual__2023-11__<time>``, so lists and filters show the month.
 """
 
 from __future__ import annotations
@@ -14,6 +23,10 @@ from typing import Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
 from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.utils.types import DagRunType
+from pendulum import DateTime, instance
+
+from tthc.periods import period_containing, period_from_interval
 
 CRONS = {"nd09": "0 0 15 * *", "calendar": "0 0 1 * *"}
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
@@ -42,6 +55,21 @@ class ReportingPeriodTimetable(CronDataIntervalTimetable):
         if info is None:
             return None
         return info._replace(run_after=info.run_after + self.delay)
+
+    def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
+        """The period that contains the chosen date (not the last one that ended before it)."""
+        period = period_containing(run_after, self.convention)
+        return DataInterval(instance(period.start).in_tz("UTC"), instance(period.end).in_tz("UTC"))
+
+    def generate_run_id(self, *, run_type: DagRunType, run_after: DateTime, data_interval: DataInterval | None,
+                        **extra: Any) -> str:
+        """``<type>__<YYYY-MM>`` (scheduled) or ``<type>__<YYYY-MM>__<run after, UTC>`` (unique for the others)."""
+        if data_interval is None:
+            return super().generate_run_id(run_type=run_type, run_after=run_after, data_interval=None, **extra)
+        period = period_from_interval(data_interval.start, data_interval.end, self.convention).name
+        if run_type == DagRunType.SCHEDULED:
+            return run_type.generate_run_id(suffix=period)
+        return run_type.generate_run_id(suffix=f"{period}__{instance(run_after).in_tz('UTC'):%Y%m%dT%H%M%S}")
 
     def serialize(self) -> dict[str, Any]:
         return {"convention": self.convention, "delay": self.delay.total_seconds()}

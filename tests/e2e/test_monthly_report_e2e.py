@@ -115,7 +115,8 @@ def test_month_with_transient_faults_gives_exact_numbers_and_reports(run_dag, si
                                                                      warehouse_url: str) -> None:
     simulator.set_faults(0.3, ("5xx", "429", "cut", "dup", "slow"))
     try:
-        run = run_dag(PERIOD.end, {"period": PERIOD.name, "districts": DISTRICTS})
+        # The period's start is the logical date a scheduled run of it has; "period" in conf only confirms it.
+        run = run_dag(PERIOD.start, {"period": PERIOD.name, "districts": DISTRICTS})
     finally:
         simulator.set_faults(0.0)
     assert run.state == "success"
@@ -157,8 +158,8 @@ def test_rerun_by_data_interval_replaces_rows_with_identical_ones(run_dag, data_
         pytest.skip("needs the first end-to-end run")
     before_docx = report.read_bytes()
     before = {d: stored(warehouse_url, d) for d in DISTRICTS}
-    # No 'period' parameter: the run's data interval, [2023-10-15, 2023-11-15) local, names the period.
-    run = run_dag(datetime(2023, 11, 15, tzinfo=LOCAL_TZ), {"districts": DISTRICTS})
+    # No period in conf: a logical date inside [2023-10-15, 2023-11-15) local names the period, as from the form.
+    run = run_dag(datetime(2023, 11, 5, 9, 30, tzinfo=LOCAL_TZ), {"districts": DISTRICTS})
     assert run.state == "success"
     for district in DISTRICTS:
         rows, feedback = stored(warehouse_url, district)

@@ -118,7 +118,7 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(ROOT / "dags")).dags["tthc_monthly_report"]
-    run = dag.test(logical_date=PERIOD.end, run_conf={"period": PERIOD.name,
+    run = dag.test(logical_date=PERIOD.start, run_conf={"period": PERIOD.name,
                                                       "districts": [QUARANTINED, BLOCKED, CLEAN]})
     log = capfd.readouterr()
 

@@ -10,6 +10,7 @@ from tthc.periods import (
     PeriodError,
     latest_closed_period,
     parse_period,
+    period_containing,
     period_from_interval,
     resolve_period,
 )
@@ -62,14 +63,32 @@ def test_unaligned_interval_is_refused() -> None:
         period_from_interval(datetime(2023, 10, 1, tzinfo=LOCAL_TZ), datetime(2023, 11, 1, tzinfo=LOCAL_TZ))
 
 
-def test_param_wins_over_interval_and_neither_fails_clearly() -> None:
+def test_the_interval_decides_and_a_conf_period_may_only_confirm_it() -> None:
     start, end = parse_period("2023-11").start, parse_period("2023-11").end
-    assert resolve_period("2024-02", start, end).name == "2024-02"
     assert resolve_period(None, start, end).name == "2023-11"
-    with pytest.raises(PeriodError, match="no 'period' parameter and no data interval"):
+    assert resolve_period("2023-11", start, end).name == "2023-11"
+    with pytest.raises(PeriodError, match=r"this run is for period 2023-11 .* asks for 2024-02\. Trigger the run "
+                                          r"with a logical date inside 2024-02: any day from 2024-01-15 to 2024-02-14"):
+        resolve_period("2024-02", start, end)
+    with pytest.raises(PeriodError, match=r"no data interval .* logical date inside the period"):
         resolve_period(None, None, None)
+    with pytest.raises(PeriodError, match=r"for 2023-11: any day from 2023-10-15 to 2023-11-14"):
+        resolve_period("2023-11", None, None)
     with pytest.raises(PeriodError, match="no data interval"):
         resolve_period("", start, start)  # a run whose interval is a point (CronTriggerTimetable)
+
+
+@pytest.mark.parametrize(("moment", "nd09", "calendar"), [
+    (datetime(2023, 10, 15, 0, 0), "2023-11", "2023-10"),
+    (datetime(2023, 11, 5, 12, 0), "2023-11", "2023-11"),
+    (datetime(2023, 11, 14, 23, 59), "2023-11", "2023-11"),
+    (datetime(2023, 11, 15, 0, 0), "2023-12", "2023-11"),
+    (datetime(2023, 12, 31, 23, 0), "2024-01", "2023-12"),
+    (datetime(2023, 11, 14, 17, 0, tzinfo=UTC), "2023-12", "2023-11"),  # 15 November, 00:00 local
+])
+def test_the_period_containing_a_moment(moment: datetime, nd09: str, calendar: str) -> None:
+    assert period_containing(moment, "nd09").name == nd09
+    assert period_containing(moment, "calendar").name == calendar
 
 
 def test_latest_closed_period_respects_cutoff_and_delay() -> None:
