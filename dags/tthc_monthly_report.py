@@ -31,6 +31,7 @@ from airflow.sdk import DAG, get_current_context, task, task_group
 
 from tthc.config import load_config
 from tthc_airflow.errors import fail_fast
+from tthc_airflow.notify import deadline_alert, failure_callbacks
 from tthc_airflow.params import inputs_from_run, run_params
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
@@ -71,7 +72,10 @@ with DAG(
         "max_retry_delay": timedelta(minutes=30),
         # No task may hang unattended (tasks.execution_timeout_minutes in include/config/pipeline.yaml).
         "execution_timeout": timedelta(minutes=CONFIG.tasks.execution_timeout_minutes),
+        # A mail to the operators when a task fails for good (notifications in include/config/pipeline.yaml).
+        "on_failure_callback": failure_callbacks(CONFIG.notifications),
     },
+    deadline=deadline_alert(CONFIG.notifications, "tthc_monthly_report"),
     params=run_params(UNITS),
 ) as dag:
 

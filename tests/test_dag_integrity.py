@@ -98,3 +98,19 @@ def test_domain_package_imports_nothing_from_airflow() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "plugins" / "tthc").rglob("*.py")
                  if "import airflow" in p.read_text() or "from airflow" in p.read_text()]
     assert offenders == []
+
+
+def test_with_operators_to_notify_the_dag_carries_callbacks_and_a_deadline_and_serializes(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
+    text = text.replace("include_dir: ..", f"include_dir: {ROOT / 'include'}").replace("  to: []", "  to: [a@b.vn]")
+    (tmp_path / "pipeline.yaml").write_text(text, "utf-8")
+    monkeypatch.setenv("TTHC_CONFIG", str(tmp_path / "pipeline.yaml"))
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["tthc_monthly_report"]
+    assert all(task.on_failure_callback for task in dag.tasks)
+    assert dag.deadline and dag.deadline[0].interval.total_seconds() == 24 * 3600
+    serialized = DagSerialization.to_dict(dag)
+    assert serialized["dag"]["deadline"]

@@ -103,6 +103,23 @@ class Tasks(_Strict):
     execution_timeout_minutes: int = Field(60, ge=1)
 
 
+class Notifications(_Strict):
+    """Who hears of a failure, by e-mail through Airflow's SMTP connection; an empty ``to`` sends nothing."""
+
+    to: list[str] = Field(default_factory=list)  # addresses of the provincial operators
+    from_email: str | None = None  # None: the SMTP connection's own "from_email"
+    smtp_conn_id: str = "smtp_default"
+    deadline_hours: float | None = Field(24.0, gt=0)  # a run still unfinished this long after it started; None: off
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [address for address in value if "@" not in address or any(c.isspace() for c in address)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        return value
+
+
 class Schedule(_Strict):
     convention: str = "nd09"
     delay_hours: int = Field(48, ge=0)  # wait after a period closes, so late entries are in the sources
@@ -162,6 +179,7 @@ class PipelineConfig(_Strict):
     targets: Targets = Field(default_factory=Targets)
     extraction: Extraction = Field(default_factory=Extraction)
     tasks: Tasks = Field(default_factory=Tasks)
+    notifications: Notifications = Field(default_factory=Notifications)
     quality: Quality = Field(default_factory=Quality)
     report_defaults: dict[str, Any]
     report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -105,15 +105,26 @@ def _task_states(run_id: str) -> dict[tuple[str, int], str]:
         return {(ti.task_id, ti.map_index): getattr(ti.state, "value", ti.state) for ti in tis}
 
 
+def notifying_config(tmp_path: Path) -> Path:
+    """The bundled configuration with operators to notify (the bundled file notifies nobody)."""
+    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
+    text = text.replace("include_dir: ..", f"include_dir: {ROOT / 'include'}")
+    text = text.replace("  to: []", "  to: [ttpvhcc@tinh.example, vanphong@tinh.example]")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
 def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
         airflow_db: Path, broken_simulator: SimulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        capfd: pytest.CaptureFixture[str], smtp_server: Any) -> None:
     data_root, warehouse_url = tmp_path / "data", f"sqlite:///{tmp_path / 'warehouse.db'}"
     host_port = broken_simulator.base_url.split("://", 1)[1]
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_ONE_STOP", f"http://:sim-one-stop-token@{host_port}")
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_HOTLINE_1022", f"http://:sim-hotline-key@{host_port}")
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", f"sqlite:///{tmp_path / 'warehouse.db'}")
     monkeypatch.setenv("TTHC_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("TTHC_CONFIG", str(notifying_config(tmp_path)))
     stale = _stale(data_root, warehouse_url)
     from airflow.dag_processing.dagbag import DagBag
 
@@ -184,3 +195,15 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     assert problems == []
     assert all(q["results_page"].endswith(f"/{q['unit'].split('(')[-1].rstrip(')')}/index.html")
                for q in run_summary["quality"])
+
+    # Failures are heard: a mail for the blocked district (why, how to rerun, links) and one for the run.
+    mails = {message["Subject"]: (sender, to, message) for sender, to, message in smtp_server.messages}
+    district = f"TTHC report 2023-11: {HIERARCHY.get(BLOCKED).name} ({BLOCKED}) failed at validate"
+    run_mail = "TTHC report 2023-11: the run ended with districts without a report"
+    assert set(mails) == {district, run_mail}, list(mails)
+    sender, to, message = mails[district]
+    assert sender == "tthc-pipeline@tinh.example" and to == ["ttpvhcc@tinh.example", "vanphong@tinh.example"]
+    body = message.get_body(("html",)).get_content()
+    assert "finished_has_due_date: 100" in body and "clear the district&#x27;s task group" in body
+    assert f"/dags/tthc_monthly_report/runs/{run.run_id}" in body and "/tthc/runs/tthc_monthly_report/" in body
+    assert "Huyện Thanh Bình" in mails[run_mail][2].get_body(("html",)).get_content()

@@ -38,7 +38,9 @@ ID_COLUMNS = {DOSSIERS: "MaHoSo", FEEDBACK: "id", INPUTS: "unit", METRICS: "id"}
 _RECORD_ALLOWED = (BLOCK, WARN, QUARANTINE)
 _CRITICAL_ALLOWED = (BLOCK, QUARANTINE)
 _TABLE_ALLOWED = (BLOCK, WARN)
-_FIX_SOURCE = "correct these records in the source system, then clear the district's validate task to rerun it"
+# Clearing validate alone would check the same extract again: the whole district group reads the sources anew.
+RERUN = "clear the district's task group (group 'district', its map index) so that the sources are read again"
+_FIX_SOURCE = f"correct these records in the source system, then {RERUN}"
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,8 @@ def _table(source: str, name: str, rule: str, fix: str, default: str = BLOCK,
 
 
 _FIELD_TYPES_FIX = ("the source system sends a field with the wrong type: have its operator correct these records "
-                    "(ids and fields in the quality results; the values are never kept), then clear the district's "
-                    "extract and validate tasks to fetch and check them again")
-_SCHEMA_FIX = "the landing step writes a fixed schema: rerun the extract tasks; if it persists, the code is at fault"
+                    f"(ids and fields in the quality results; the values are never kept), then {RERUN}")
+_SCHEMA_FIX = f"the landing step writes a fixed schema: {RERUN}; if it persists, the code is at fault"
 _METRIC_FIX = ("a computed figure breaks its definition: nothing was stored; report it as a bug with this "
                "district and period (the validated extracts are under quality/<period>/<unit>/)")
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tthc.quality import BLOCK, QUARANTINE, WARN
-from tthc.quality.checks import SYSTEMS
+from tthc.quality.checks import RERUN, SYSTEMS
 from tthc.quality.runner import Finding
 
 SAMPLE_IDS = 5
 # Said wherever a block is explained (the failed task's message, the results page): where the policy is set
 # and how to rerun.
 POLICY_HINT = ("Severities and quarantine limits: section 'quality' of include/config/pipeline.yaml. "
-               "After the fix, clear this district's validate task to rerun it.")
+               f"After the fix, {RERUN}.")
 NOUNS = {"dossiers": "dossier(s)", "feedback": "feedback item(s)", "inputs": "input file(s)", "metrics": "fact(s)"}
 
 
