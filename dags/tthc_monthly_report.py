@@ -159,8 +159,8 @@ with DAG(
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)
 
-    @task(trigger_rule="all_done")
-    def summarize(units: list[dict[str, str]]) -> dict[str, Any]:
+    @task(trigger_rule="all_done", retries=0)
+    def summarize(units: list[dict[str, str]] | None) -> dict[str, Any]:
         """Print what the run did; fail when any district has no report, so the failure notifies."""
         from tthc_airflow.summary import summarize_run
 

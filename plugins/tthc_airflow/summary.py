@@ -21,7 +21,13 @@ def _by_index(ti: Any, step: str, count: int) -> list[Any]:
     return values[:count]
 
 
-def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
+def summarize_run(context: Any, units: list[dict[str, str]] | None) -> dict[str, Any]:
+    """The run's summary (printed, and written beside the period's reports); fails when a report is missing."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if units is None:  # plan_run failed: its own message says why; nothing else ran
+        raise AirflowFailException("no district was planned: task plan_run failed, its log says why "
+                                   "(e.g. the period of this run, or the units asked for)")
     ti = context["ti"]
     results = {step: _by_index(ti, step, len(units)) for step in STEPS}
     lines, warnings, missing, report_paths, quality = [], [], [], [], []
@@ -65,8 +71,6 @@ def summarize_run(context: Any, units: list[dict[str, str]]) -> dict[str, Any]:
     for warning in warnings:
         print(f"  warning: {warning}")
     if missing:
-        from airflow.sdk.exceptions import AirflowFailException
-
         # No retry: the districts' tasks have ended; summarizing again minutes later cannot change the answer.
         raise AirflowFailException(f"{len(missing)} district(s) have no report for {period}: {', '.join(missing)}")
     return summary

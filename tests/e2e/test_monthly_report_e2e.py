@@ -175,3 +175,19 @@ def test_rerun_by_data_interval_replaces_rows_with_identical_ones(run_dag, data_
     engine.dispose()
     assert count == sum(3 + len(HIERARCHY.get(d).children) for d in DISTRICTS)  # no duplicate rows
     assert report.read_bytes() == before_docx  # byte-identical report
+
+
+def test_a_run_for_a_period_not_yet_ended_fails_at_once_without_retries(run_dag) -> None:
+    import time
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    started = time.monotonic()
+    run = run_dag(datetime(2099, 12, 1, tzinfo=LOCAL_TZ), {})
+    assert run.state == "failed" and time.monotonic() - started < 60
+    with create_session() as session:
+        tis = {ti.task_id: ti for ti in session.scalars(select(TaskInstance).where(TaskInstance.run_id == run.run_id))}
+        assert getattr(tis["plan_run"].state, "value", tis["plan_run"].state) == "failed"
+        assert tis["plan_run"].try_number == 1
+        assert getattr(tis["summarize"].state, "value", tis["summarize"].state) == "failed"
