@@ -54,6 +54,36 @@ def airflow_env(home: Path) -> dict[str, str]:
     return env
 
 
+def use_postgres(env: dict[str, str], server: str) -> bool:
+    """Put the Airflow metadata and the warehouse on PostgreSQL when one answers; SQLite otherwise.
+
+    Why: with SQLite, twelve district tasks writing at once under a real scheduler lock the database and
+    the scheduler, triggerer and DAG processor die on "database is locked". PostgreSQL takes it; without
+    one, the UI runs one task at a time (parallelism 1), slower but whole.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    try:
+        admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            existing = set(conn.execute(text("select datname from pg_database")).scalars())
+            for name in ("tthc_airflow", "tthc_warehouse"):
+                if name not in existing:
+                    conn.execute(text(f'create database "{name}"'))
+        admin.dispose()
+    except Exception as exc:  # no server, no rights: the embedded SQLite files, one task at a time
+        where = make_url(server).render_as_string()
+        say(f"no PostgreSQL at {where} ({type(exc).__name__}): SQLite, one task at a time")
+        env.setdefault("AIRFLOW__CORE__PARALLELISM", "1")
+        return False
+    url = make_url(server)
+    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url.set(database="tthc_airflow").render_as_string(False))
+    env.setdefault("AIRFLOW_CONN_TTHC_WAREHOUSE", url.set(drivername="postgresql",
+                                                          database="tthc_warehouse").render_as_string(False))
+    return True
+
+
 def start_simulator(env: dict[str, str], fault_rate: float) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", "0", "--fault-rate", str(fault_rate)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -119,6 +149,9 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of simulator requests that fail")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", ROOT / "airflow_home")))
     parser.add_argument("--standalone", action="store_true", help="start the Airflow UI instead of one run")
+    parser.add_argument("--postgres", default=os.environ.get("TTHC_STANDALONE_POSTGRES",
+                                                             "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"),
+                        help="server for the metadata and warehouse databases of --standalone, when one answers")
     args = parser.parse_args()
 
     config = load_config()
@@ -129,9 +162,17 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home)
 
+    if args.standalone:
+        # The UI and the log servers on this machine only; the UI's login still applies.
+        env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+        env.setdefault("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
+        database = "PostgreSQL" if use_postgres(env, args.postgres) else "SQLite"
+    else:
+        database = "SQLite"  # `dags test` runs the tasks one by one in one process: no lock contention
+
     summary_file = Path(env["TTHC_DATA_ROOT"]) / "reports" / period.name / "run-summary.json"
     log = home / f"run-{period.name}.log"
-    say(f"Airflow home {home} (SQLite, {env['AIRFLOW__CORE__EXECUTOR']}); data root {env['TTHC_DATA_ROOT']}")
+    say(f"Airflow home {home} ({database}, {env['AIRFLOW__CORE__EXECUTOR']}); data root {env['TTHC_DATA_ROOT']}")
     say("initialising the Airflow database (airflow db migrate; quick when it exists)")
     if run([sys.executable, "-m", "airflow", "db", "migrate"], env, home / "db-migrate.log") != 0:
         raise SystemExit(f"airflow db migrate failed: see {home / 'db-migrate.log'}")
@@ -142,7 +183,8 @@ def main() -> int:
         connect(env, base_url)
         say(f"simulator at {base_url}; connections tthc_one_stop and tthc_hotline_1022 point at it")
         if args.standalone:
-            say("starting `airflow standalone`: open http://localhost:8080, DAG tthc_monthly_report")
+            say("starting `airflow standalone`: open http://127.0.0.1:8080, DAG tthc_monthly_report (the report "
+                "of a month: Trigger, logical date = any day of the period)")
             return run([sys.executable, "-m", "airflow", "standalone"], env)
         conf = {"districts": args.districts or None}
         say(f"running DAG tthc_monthly_report for period {period.name} "
