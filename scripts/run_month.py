@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -149,6 +150,8 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of simulator requests that fail")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", ROOT / "airflow_home")))
     parser.add_argument("--standalone", action="store_true", help="start the Airflow UI instead of one run")
+    parser.add_argument("--print-env", action="store_true",
+                        help="print the shell exports of this Airflow home (for airflow CLI commands) and exit")
     parser.add_argument("--postgres", default=os.environ.get("TTHC_STANDALONE_POSTGRES",
                                                              "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"),
                         help="server for the metadata and warehouse databases of --standalone, when one answers")
@@ -161,6 +164,11 @@ def main() -> int:
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home)
+    if args.print_env:  # eval "$(python scripts/run_month.py --print-env)"; airflow backfill create ...
+        names = [n for n in env if (n.startswith(("AIRFLOW", "TTHC_")) or n in ("PATH", "PYTHONPATH"))
+                 and not n.startswith("AIRFLOW_CONN_")]  # connections hold secrets: never printed
+        print("\n".join(f"export {name}={shlex.quote(env[name])}" for name in sorted(names)))
+        return 0
 
     if args.standalone:
         # The UI and the log servers on this machine only; the UI's login still applies.
