@@ -99,7 +99,7 @@ with DAG(
     def per_district(unit: dict[str, str]) -> None:
         """One district's month: extract both sources, validate them, compute metrics, write the report."""
 
-        @task(map_index_template="{{ district_label }}", retries=3)
+        @task(map_index_template="{{ district_label }}", retries=3, multiple_outputs=False)
         def extract_dossiers(unit: dict[str, str]) -> dict[str, Any]:
             """Dossiers open during the period, from the one-stop system (connection tthc_one_stop)."""
             from tthc.pipeline import extract_dossiers as step
@@ -111,7 +111,7 @@ with DAG(
                 return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.page_size, x.limits()),
                             data_root(), _period(unit), _unit(unit))
 
-        @task(map_index_template="{{ district_label }}", retries=3)
+        @task(map_index_template="{{ district_label }}", retries=3, multiple_outputs=False)
         def extract_feedback(unit: dict[str, str]) -> dict[str, Any]:
             """Feedback received during the period, from the hotline 1022 (connection tthc_hotline_1022)."""
             from tthc.pipeline import extract_feedback as step
@@ -123,7 +123,7 @@ with DAG(
                 return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.feedback_limit, x.limits()),
                             data_root(), _period(unit), _unit(unit))
 
-        @task(map_index_template="{{ district_label }}")
+        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
         def validate(unit: dict[str, str]) -> dict[str, Any]:
             """Great Expectations over the extracts and operator inputs: block, warn or quarantine per configuration."""
             from tthc.pipeline import validate_sources as step
@@ -134,7 +134,7 @@ with DAG(
             with fail_fast():
                 return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(), inputs_from_run(params))
 
-        @task(map_index_template="{{ district_label }}")
+        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
         def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
             """metrics.md over the validated extracts, checked, replacing the period's rows in the warehouse."""
             from tthc.pipeline import compute_metrics as step
@@ -145,7 +145,7 @@ with DAG(
                 return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"],
                             quality=CONFIG.quality)
 
-        @task(map_index_template="{{ district_label }}")
+        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
         def write_report(unit: dict[str, str]) -> dict[str, Any]:
             """The district's report (.docx) from the warehouse rows, with the operator inputs."""
             from tthc.pipeline import write_report as step
@@ -159,7 +159,7 @@ with DAG(
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)
 
-    @task(trigger_rule="all_done", retries=0)
+    @task(trigger_rule="all_done", retries=0, multiple_outputs=False)
     def summarize(units: list[dict[str, str]] | None) -> dict[str, Any]:
         """Print what the run did; fail when any district has no report, so the failure notifies."""
         from tthc_airflow.summary import summarize_run
