@@ -8,8 +8,10 @@ fail when any district has no report so that the failure notifies.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+log = logging.getLogger(__name__)
 STEPS = ("extract_dossiers", "extract_feedback", "validate", "compute_metrics", "write_report")
 
 
@@ -68,8 +70,8 @@ def summarize_run(context: Any, units: list[dict[str, str]] | None) -> dict[str,
     print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
           f"{quarantined} quarantined, {reports} report(s) written, {len(warnings)} warning(s)")
     print("\n".join(lines))
-    for warning in warnings:
-        print(f"  warning: {warning}")
+    for warning in warnings:  # at WARNING level: the log view highlights them instead of folding them away
+        log.warning("%s", warning)
     if missing:
         # No retry: the districts' tasks have ended; summarizing again minutes later cannot change the answer.
         raise AirflowFailException(f"{len(missing)} district(s) have no report for {period}: {', '.join(missing)}")
