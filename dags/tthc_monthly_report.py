@@ -136,7 +136,7 @@ with DAG(
 
         @task(map_index_template="{{ district_label }}", multiple_outputs=False)
         def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
-            """metrics.md over the validated extracts, checked, replacing the period's rows in the warehouse."""
+            """docs/metrics.md over the validated extracts, checked, replacing the period's rows in the warehouse."""
             from tthc.pipeline import compute_metrics as step
             from tthc_airflow.hooks import data_root, warehouse_url
 

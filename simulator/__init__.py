@@ -1,6 +1,6 @@
 """HTTP simulator of the two source systems the pipeline reads.
 
-It serves the contracts of ``/work/shared/spec/sources.md`` (the one-stop dossier system and the
+It serves the contracts of ``docs/sources.md`` (the one-stop dossier system and the
 hotline 1022 feedback system) from deterministic synthetic data, with optional fault injection, so
 the connectors and the DAG can be developed and tested without the real systems. Only the Python
 standard library is used at runtime, so it starts anywhere in well under a second.

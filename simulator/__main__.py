@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's options, documented in ``simulator/README.md``."""
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
-        description="Simulator of the one-stop dossier system and the hotline 1022 system (see sources.md).",
+        description="Simulator of the one-stop dossier system and the hotline 1022 system (see docs/sources.md).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8089, help="port; 0 picks a free one (default 8089)")

@@ -10,7 +10,7 @@ Why it looks the way it does:
   from older months, only the few records that stay open for long (pending forever, or finished
   months later). Those are kept in a small permanent index per district; full months live in a
   bounded LRU cache, so serving twelve districts does not hold millions of records in memory.
-- The mix exercises every metric of ``metrics.md``: all statuses 1..10, the three channels,
+- The mix exercises every metric of ``docs/metrics.md``: all statuses 1..10, the three channels,
   early / on-the-due-date / late resolutions, resolutions months later, old dossiers still
   pending (overdue), fee-less procedures, zero fees, online payments, digitization flags and all
   feedback statuses and categories, including months without feedback for small districts.

@@ -1,4 +1,4 @@
-"""The HTTP server: serves ``sources.md`` exactly, from :mod:`simulator.data`, with injected faults.
+"""The HTTP server: serves ``docs/sources.md`` exactly, from :mod:`simulator.data`, with injected faults.
 
 Why a stdlib ``ThreadingHTTPServer``: the simulator must start anywhere (CI, a developer laptop, the
 Airflow container) without installing anything, and thread-per-request is enough for a handful of

@@ -1,4 +1,4 @@
-"""The month's metrics, exactly as ``metrics.md`` defines them, from the landed records.
+"""The month's metrics, exactly as ``docs/metrics.md`` defines them, from the landed records.
 
 Why flags first, counts second: each count is the number of records for which one boolean
 definition holds. Keeping those booleans per record (``dossier_flags``) lets the report's evidence
@@ -111,7 +111,7 @@ def _flag(series: pd.Series) -> pd.Series:
 
 
 def dossier_flags(dossiers: pd.DataFrame, unit: ReportingUnit, period: Period) -> pd.DataFrame:
-    """One row per dossier: its id, level, handling unit, and one boolean column per count of metrics.md."""
+    """One row per dossier: its id, level, handling unit, and one boolean column per count of docs/metrics.md."""
     import pandas as pd
 
     frame = dossiers.reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Vietnamese presentation of numbers and dates, as the report writes them (``metrics.md``, Decree 30/2020).
+"""Vietnamese presentation of numbers and dates, as the report writes them (``docs/metrics.md``, Decree 30/2020).
 
 Why one module: a report mixes figures from several computations, and a reader notices at once a
 ``71.26%`` beside a ``55,49%`` or a ``5 phản ánh`` beside a ``05 hồ sơ``. Every figure of the
@@ -9,7 +9,7 @@ report goes through these functions, so the conventions live in one place:
 - ``.`` between thousands (``12.345``) and two digits below ten (``05 phản ánh``);
 - dates ``13/7/2023`` in running text, without padding, and ``ngày 15 tháng 8 năm 2023`` in full.
 
-Rates arrive already rounded half-up to two places (``metrics.md``: never round twice); the
+Rates arrive already rounded half-up to two places (``docs/metrics.md``: never round twice); the
 rounding here only brings a float (a configured target) to the same two places.
 """
 

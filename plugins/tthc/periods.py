@@ -1,7 +1,7 @@
 """Reporting periods: half-open intervals of Vietnam local time, named by their reporting month.
 
 Why a module of its own: every number of a report depends on the exact boundaries of its period,
-and the two conventions of ``metrics.md`` (``nd09``: 15th to 15th, Decree 09/2019/ND-CP; and
+and the two conventions of ``docs/metrics.md`` (``nd09``: 15th to 15th, Decree 09/2019/ND-CP; and
 ``calendar``) must give the same answer whether a run was scheduled, triggered by hand or
 backfilled. Airflow hands us a data interval in UTC; we convert it here and nowhere else.
 """

@@ -1,6 +1,6 @@
 """The records we keep from each source: an allow-list of fields, personal data never among them.
 
-Why an allow-list: sources.md names the personal fields (``ChuHoSo``, ``SoDienThoai``,
+Why an allow-list: docs/sources.md names the personal fields (``ChuHoSo``, ``SoDienThoai``,
 ``citizen_name``, ``phone``, ``content``), but a source may add another one tomorrow. Copying only
 the fields the metrics need guarantees that nothing personal reaches disk, logs, XCom, the
 warehouse or a report, whatever the source sends.
@@ -53,7 +53,7 @@ FEEDBACK_FIELDS: tuple[str, ...] = (
 )
 
 
-# The JSON type of every allow-listed field, as sources.md writes it. ``None`` (JSON null) is always
+# The JSON type of every allow-listed field, as docs/sources.md writes it. ``None`` (JSON null) is always
 # accepted here: whether a field may be empty is a data-quality check (``required_fields``), not a
 # type. A dossier's fee is an object whose two members are checked as ``LePhi.SoTien`` and
 # ``LePhi.ThanhToanTrucTuyen``.

@@ -15,7 +15,7 @@ from tthc.periods import LOCAL_TZ
 
 # The shapes, also used as regular expressions by the data-quality suites.
 COMPACT_PATTERN = r"^\d{14}$"
-# ISO 8601 with an explicit offset (or Z), seconds optional fractions: what sources.md promises.
+# ISO 8601 with an explicit offset (or Z), seconds optional fractions: what docs/sources.md promises.
 ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$"
 _COMPACT_RE = re.compile(COMPACT_PATTERN)
 _ISO_RE = re.compile(ISO_PATTERN)

@@ -3,7 +3,7 @@
 Pages are small (20 dossiers, 1 feedback item) so that each run makes hundreds of requests and
 meets every kind of fault many times: 5xx, 429 with Retry-After, bodies cut short, slow replies, and
 pages shifted as in a live system. Each rate runs the extract steps of the pipeline (landing
-included), then the metrics of metrics.md over what landed; every figure must equal the fault-free
+included), then the metrics of docs/metrics.md over what landed; every figure must equal the fault-free
 run's, and so must the landed record ids.
 """
 

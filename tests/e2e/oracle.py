@@ -1,4 +1,4 @@
-"""metrics.md written again, independently and plainly, over the simulator's own records.
+"""docs/metrics.md written again, independently and plainly, over the simulator's own records.
 
 Why a second implementation: the end-to-end test must not check the pipeline's numbers against
 the pipeline's own code. This one uses no pandas and none of ``tthc.metrics``, only the

@@ -1,4 +1,4 @@
-"""The DAG end to end against the simulator: the numbers in the warehouse and in the .docx are metrics.md.
+"""The DAG end to end against the simulator: the numbers in the warehouse and in the .docx are docs/metrics.md.
 
 Runs ``dag.test()`` for two districts (a rural district and a city) with 30 % of the source
 requests failing transiently, compares every stored figure with an independent computation over

@@ -1,6 +1,6 @@
 """A small loopback HTTP(S) server whose every answer a test scripts: a source that lies, redirects or stalls.
 
-Why our own and not the simulator: the simulator serves sources.md faithfully (faults included); these
+Why our own and not the simulator: the simulator serves docs/sources.md faithfully (faults included); these
 tests need a server that honours the contract's shape while misbehaving in ways the simulator never
 does (understated totals, cross-origin redirects, hostile values, endless pages, slow drips, bombs).
 Every loop in a script is bounded, so a client that stopped listening never keeps a thread alive.
@@ -111,7 +111,7 @@ class HostileServer(ThreadingHTTPServer):
 
 
 def dossier(number: int, district: str = "872", **change: Any) -> dict[str, Any]:
-    """A well-formed dossier of sources.md (with the personal fields a real system sends)."""
+    """A well-formed dossier of docs/sources.md (with the personal fields a real system sends)."""
     return {
         "MaHoSo": f"H87.{district}-231101-{number:05d}", "MaTTHC": "1.001", "TenTTHC": "Đăng ký khai sinh",
         "MaLinhVuc": "HT", "TenLinhVuc": "Hộ tịch", "MaDonVi": district, "KenhThucHien": 2,

@@ -3,7 +3,7 @@
 One ``dag.test()`` run of period 2023-11 for three districts:
 
 - 872 gets a few broken records of many kinds: they are quarantined, its report is written, its
-  figures are ``metrics.md`` over the served records minus exactly those, and its evidence lists them;
+  figures are ``docs/metrics.md`` over the served records minus exactly those, and its evidence lists them;
 - 874 gets 100 resolved dossiers without a due date, more than may be set aside: its validate task
   fails with a message naming the system, the check, the count and ids; it has no report, and what an
   earlier run had left for the period (report, PDF, evidence, warehouse rows) is gone;

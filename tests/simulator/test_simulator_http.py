@@ -1,4 +1,4 @@
-"""The simulator serves the contracts of sources.md: auth, validation, windows, paging, cursors."""
+"""The simulator serves the contracts of docs/sources.md: auth, validation, windows, paging, cursors."""
 
 from __future__ import annotations
 

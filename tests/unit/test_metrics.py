@@ -1,4 +1,4 @@
-"""Every metric of metrics.md on hand-made records, including empty denominators and half-up rounding."""
+"""Every metric of docs/metrics.md on hand-made records, including empty denominators and half-up rounding."""
 
 from decimal import Decimal
 from typing import Any

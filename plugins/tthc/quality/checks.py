@@ -78,7 +78,7 @@ CHECKS: tuple[Check, ...] = (
     # ---- one-stop dossier system ----------------------------------------------------------------
     _table(DOSSIERS, "schema", "the landed extract has exactly the contract's columns, with their types",
            _SCHEMA_FIX, allowed=(BLOCK,)),
-    _record(DOSSIERS, "field_types", "every allow-listed field has the JSON type of sources.md "
+    _record(DOSSIERS, "field_types", "every allow-listed field has the JSON type of docs/sources.md "
             "(tthc.records.DOSSIER_JSON_TYPES); records that break it are set aside at extraction",
             fix=_FIELD_TYPES_FIX),
     _record(DOSSIERS, "id_unique", "MaHoSo is unique after deduplication", default=BLOCK,
@@ -110,7 +110,7 @@ CHECKS: tuple[Check, ...] = (
     # ---- hotline 1022 ---------------------------------------------------------------------------
     _table(FEEDBACK, "schema", "the landed extract has exactly the contract's columns, with their types",
            _SCHEMA_FIX, allowed=(BLOCK,)),
-    _record(FEEDBACK, "field_types", "every allow-listed field has the JSON type of sources.md "
+    _record(FEEDBACK, "field_types", "every allow-listed field has the JSON type of docs/sources.md "
             "(tthc.records.FEEDBACK_JSON_TYPES); records that break it are set aside at extraction",
             fix=_FIELD_TYPES_FIX),
     _record(FEEDBACK, "id_unique", "id is unique after deduplication", default=BLOCK,

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 SOURCE_SUITES = (DOSSIERS, FEEDBACK, INPUTS)
 METRIC_SUITES = (METRICS,)
 CLEAN_FILES = {DOSSIERS: "dossiers.parquet", FEEDBACK: "feedback.parquet"}
-# (whole, part) pairs of metrics.md: a part never exceeds its whole.
+# (whole, part) pairs of docs/metrics.md: a part never exceeds its whole.
 DOSSIER_PARTS = (
     ("received", "received_online"), ("received", "digitized_dossiers"), ("received", "fee_dossiers"),
     ("fee_dossiers", "paid_online"), ("resolved", "resolved_early"), ("resolved", "resolved_on_time"),

@@ -1,4 +1,4 @@
-"""Connectors to the two source systems of sources.md; they take URLs, secrets and sessions, not Airflow connections."""
+"""Connectors to the two source systems of docs/sources.md; they take URLs, secrets and sessions, not connections."""
 
 from tthc.sources.hotline import fetch_feedback
 from tthc.sources.http import Limits, RetryPolicy, SourceError

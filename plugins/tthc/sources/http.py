@@ -1,4 +1,4 @@
-"""JSON over HTTP with the rules every connector follows (sources.md, "Handling rules"), and bounds.
+"""JSON over HTTP with the rules every connector follows (docs/sources.md, "Handling rules"), and bounds.
 
 Why tenacity around requests rather than urllib3's Retry alone: a page whose body is cut or is not
 valid JSON is transient too, and urllib3 only sees status codes. Transient: timeouts, connection

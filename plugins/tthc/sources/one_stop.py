@@ -5,7 +5,7 @@ them would otherwise end the listing early and the report would count short with
 with fewer records than asked for (or none) is the end of a pass; what the source claimed is only
 compared with what was read, and a disagreement is a warning in the run summary.
 
-Why several passes: the system is live while we page through it (sources.md): a record may appear
+Why several passes: the system is live while we page through it (docs/sources.md): a record may appear
 on two pages or move between pages, and ``total`` may change. Repeats are merged by ``MaHoSo``; a
 record that moved backwards past our cursor would be lost, so a pass that read fewer distinct
 records than the smallest ``total`` it was told is followed by another, and the union is accepted
