@@ -1,0 +1,148 @@
+"""Real Airflow components for the scheduler tests: API server, scheduler and DAG processor on PostgreSQL.
+
+Why real processes and not ``dag.test()``: the timetable, the trigger form's params, backfills and run
+ids are decided by the scheduler, the API server and the DAG processor, each in its own process, on a
+database they share. ``dag.test()`` runs none of them, so it cannot show a run id the scheduler makes,
+a backfill the API server plans, or a component that dies under parallel tasks.
+
+Everything lives under one pytest temporary folder (Airflow home, data root, every component's log,
+kept for a look after a failure) and on two fresh PostgreSQL databases (metadata, warehouse), dropped
+at the end; every process started here is stopped, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from simulator.server import start_in_thread
+from tests.conftest import unavailable
+from tests.scheduler.stack import (
+    ADMIN,
+    DAG_ID,
+    ROOT,
+    VENV_BIN,
+    AirflowStack,
+    component_env,
+    free_port,
+    start_component,
+    wait_for,
+)
+
+
+def _server_url() -> str:
+    return os.environ.get("TTHC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="module")
+def postgres_databases() -> Iterator[tuple[str, str]]:
+    """Two fresh databases on the test server, metadata and warehouse (SQLAlchemy URLs); dropped at the end."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = _server_url()
+    try:
+        admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:
+        unavailable(f"no PostgreSQL answers at {make_url(server).render_as_string()} ({type(exc).__name__}); "
+                    "set TTHC_TEST_POSTGRES_URL")
+    suffix = uuid.uuid4().hex[:10]
+    names = (f"tthc_sched_meta_{suffix}", f"tthc_sched_wh_{suffix}")
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'create database "{name}"'))
+    try:
+        url = make_url(server)
+        yield tuple(url.set(database=name).render_as_string(hide_password=False) for name in names)  # type: ignore[misc]
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.TempPathFactory,
+                  ) -> Iterator[AirflowStack]:
+    """``airflow db migrate``, then the API server, scheduler and DAG processor, logged in as admin.
+
+    Yields once the DAG is parsed and unpaused. The components are stopped (SIGTERM, then SIGKILL)
+    in every case; their logs stay under the test's temporary folder and are shown when a test fails.
+    """
+    metadata_url, warehouse_url = postgres_databases
+    base = tmp_path_factory.mktemp("scheduler")
+    home, data_root, logs = base / "airflow-home", base / "tthc-data", base / "component-logs"
+    for folder in (home, data_root, logs):
+        folder.mkdir()
+    password = secrets.token_urlsafe(16)
+    passwords = home / "passwords.json"
+    # The simple auth manager only generates passwords for users missing from this file.
+    passwords.write_text(json.dumps({ADMIN: password}), encoding="utf-8")
+    api_port = free_port()
+
+    with start_in_thread(quiet=True) as simulator:
+        env = component_env(home, data_root, metadata_url, warehouse_url, api_port, simulator, passwords)
+        stack = AirflowStack(home=home, data_root=data_root, env=env, base_url=f"http://127.0.0.1:{api_port}",
+                             warehouse_url=warehouse_url, simulator=simulator)
+        started = time.monotonic()
+        migrate = subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=600)
+        (logs / "db-migrate.log").write_text(migrate.stdout + migrate.stderr, encoding="utf-8")
+        assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-4000:]
+        print(f"\n[scheduler test] db migrate: {time.monotonic() - started:.0f} s; logs in {logs}", flush=True)
+        try:
+            stack.components["api-server"] = start_component(
+                "api-server", ["api-server", "--host", "127.0.0.1", "--port", str(api_port)], env, logs)
+            stack.components["scheduler"] = start_component("scheduler", ["scheduler"], env, logs)
+            stack.components["dag-processor"] = start_component("dag-processor", ["dag-processor"], env, logs)
+
+            def token() -> str | None:
+                answer = requests.post(f"{stack.base_url}/auth/token", json={"username": ADMIN, "password": password},
+                                       timeout=10)
+                return answer.json()["access_token"] if answer.status_code == 201 else None
+
+            jwt = wait_for("the API server to issue a token", token, timeout=180, alive=stack.check_alive)
+            stack.session.headers["Authorization"] = f"Bearer {jwt}"
+            print(f"[scheduler test] API server up: {time.monotonic() - started:.0f} s", flush=True)
+
+            def parsed() -> bool:
+                errors = stack.api("GET", "/importErrors")
+                assert errors["total_entries"] == 0, f"import errors: {errors['import_errors']}"
+                response = stack.session.get(f"{stack.base_url}/api/v2/dags/{DAG_ID}", timeout=30)
+                return response.status_code == 200
+
+            wait_for(f"the DAG processor to parse {DAG_ID}", parsed, timeout=240, alive=stack.check_alive)
+            print(f"[scheduler test] DAG parsed: {time.monotonic() - started:.0f} s", flush=True)
+            stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        except BaseException:  # pytest.fail is a BaseException: the logs say why a component did not come up
+            print(stack.tails(), flush=True)
+            for component in stack.components.values():
+                component.stop()
+            raise
+        try:
+            yield stack
+        finally:
+            for component in stack.components.values():
+                print(f"[scheduler test] {component.name}: {component.stop()}", flush=True)
+            stack.session.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """On a failure, attach the tail of every component's log to the report: the cause is usually there."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("airflow_stack")
+    if report.failed and isinstance(stack, AirflowStack):
+        report.sections.append(("Airflow component logs (tails)", stack.tails()))
+    return report
