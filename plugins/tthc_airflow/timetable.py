@@ -12,8 +12,10 @@ A run is its month, however it was started:
   that contains its logical date (``tthc.periods.period_containing``), exactly as a scheduled run,
   whose logical date is its period's start; the built-in rule (the last interval that ended before
   the date) gave the month before the one chosen;
-- every run id names its period first thing after its type: ``scheduled__2023-11``,
-  ``backfill__2023-11__<time>``, ``manual__2023-11__<time>``, so lists and filters show the month.
+- the run ids the timetable is asked for name the period first thing after their type:
+  ``scheduled__2023-11``, ``manual__2023-11__<time>`` (the trigger form, REST). Airflow 3.3 names
+  backfill runs and ``dags test`` runs without asking it (``backfill__<run after>``); their data
+  interval is the period all the same.
 """
 
 from __future__ import annotations
