@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -57,8 +58,8 @@ def compose(context: Any) -> tuple[str, str]:
     else:
         subject = f"TTHC report {period}: {task_id} failed"
     base = _base_url()
-    links = [("The run in Airflow", f"{base}/dags/{dag_id}/runs/{run_id}"),
-             ("The run's outputs", f"{base}/tthc/runs/{dag_id}/{run_id}")]
+    links = [("The run in Airflow", f"{base}/dags/{dag_id}/runs/{quote(run_id, safe='')}"),
+             ("The run's outputs", f"{base}/tthc/dags/{dag_id}/runs/{quote(run_id, safe='')}/")]
     log_url = getattr(ti, "log_url", None)
     if log_url:
         links.insert(1, ("The task's log", str(log_url)))

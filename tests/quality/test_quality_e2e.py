@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow.parquet as pq
 import pytest
@@ -205,5 +206,6 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     assert sender == "tthc-pipeline@tinh.example" and to == ["ttpvhcc@tinh.example", "vanphong@tinh.example"]
     body = message.get_body(("html",)).get_content()
     assert "finished_has_due_date: 100" in body and "clear the district&#x27;s task group" in body
-    assert f"/dags/tthc_monthly_report/runs/{run.run_id}" in body and "/tthc/runs/tthc_monthly_report/" in body
+    run_path = f"/dags/tthc_monthly_report/runs/{quote(run.run_id, safe='')}"
+    assert run_path in body and f"/tthc{run_path}/" in body
     assert "Huyện Thanh Bình" in mails[run_mail][2].get_body(("html",)).get_content()
