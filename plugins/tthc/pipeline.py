@@ -12,12 +12,13 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tthc.config import PipelineConfig
 from tthc.landing import land_dossiers, land_feedback, read_landed
 from tthc.periods import Period, PeriodError
-from tthc.storage import atomic_write_bytes, raw_dir, report_dir
+from tthc.storage import atomic_write_bytes, raw_dir, remove_file, remove_leftover_temps, report_dir
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
@@ -147,19 +148,21 @@ def _quality_dir(root: Any, period: Period, unit: ReportingUnit) -> Any:
 
 
 def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str) -> list[str]:
-    """Remove the unit's report files, evidence, clean extracts and warehouse rows of the period; returns what went."""
+    """Remove the unit's report set, evidence, clean extracts and warehouse rows of the period; returns what went.
+
+    Files go first and the .docx first of them (``withdraw_report``), the rows last: a process killed
+    midway leaves rows without a report, which the failed task and the run summary report, never a
+    report whose figures are gone from the warehouse.
+    """
     from tthc import warehouse
     from tthc.quality.district import CLEAN_FILES
 
+    removed = withdraw_report(root, period, unit)
     folder = report_dir(root, period.name)
     stem = report_path(root, period, unit).name.removesuffix(".docx")
     doomed = [p for p in folder.glob(f"{stem}.*")] if folder.exists() else []
     doomed += [evidence_path(root, period, unit), *(_quality_dir(root, period, unit) / n for n in CLEAN_FILES.values())]
-    removed = []
-    for path in doomed:
-        if path.exists():
-            path.unlink()
-            removed.append(str(path))
+    removed += [str(path) for path in doomed if remove_file(path)]
     engine = warehouse.engine_for(warehouse_url)
     try:
         rows = warehouse.delete_period(engine, period.name, unit.code)
@@ -171,9 +174,105 @@ def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     return removed
 
 
+RUN_SUMMARY = "run-summary.json"  # written beside the reports by the run's last task (tthc_airflow.summary)
+
+
+def report_set(root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+    """The files of the unit's report set of the period, by kind: ``docx``, ``pdf``, ``evidence``.
+
+    Why a set: the three say the same thing (the letter, its PDF, the record ids behind its figures)
+    and must never come from two computations. They are replaced as a whole: ``withdraw_report``
+    removes the .docx first, ``publish_report`` writes it last, so the .docx is the set's commit: a
+    report exists exactly when its .docx does, and a .pdf or evidence file without its .docx is a
+    leftover of an interrupted write (from the same computation as the warehouse rows) that the next
+    write of the set removes. Readers of the reports folder should show a district's PDF and evidence
+    only beside its .docx.
+    """
+    docx = report_path(root, period, unit)
+    stem = docx.name.removesuffix(".docx")
+    return {"docx": docx, "pdf": docx.with_name(stem + ".pdf"), "evidence": docx.with_name(stem + ".evidence.json")}
+
+
+def withdraw_report(root: Any, period: Period, unit: ReportingUnit) -> list[str]:
+    """Remove the unit's report set of the period (the .docx first) and the period's run summary; returns what went.
+
+    Called before anything that makes the set stale (new rows in the warehouse, a new rendering), so a
+    process killed at any later point leaves no report rather than one that disagrees with the
+    warehouse. The run summary goes too, whole: it lists the reports written by the run that made it,
+    and editing one district's entry while other districts' tasks do the same would lose updates; the
+    run's ``summarize`` task writes it again at the end of every run.
+    """
+    files = report_set(root, period, unit)
+    removed = [str(path) for path in (report_dir(root, period.name) / RUN_SUMMARY, files["docx"], files["pdf"],
+                                      files["evidence"]) if remove_file(path)]
+    for path in files.values():
+        removed += [str(leftover) for leftover in remove_leftover_temps(path)]
+    return removed
+
+
+def publish_report(root: Any, period: Period, unit: ReportingUnit, docx: bytes, pdf: bytes | None,
+                   evidence: bytes) -> dict[str, Any]:
+    """Replace the unit's report set with these bytes: the old set withdrawn, then evidence, PDF, and the .docx last.
+
+    Each file is written atomically; the order makes the .docx the commit of the set (see ``report_set``).
+    Without a PDF (no LibreOffice on the worker) the set is the .docx and its evidence, and no earlier
+    PDF survives beside them.
+    """
+    files = report_set(root, period, unit)
+    withdraw_report(root, period, unit)
+    atomic_write_bytes(files["evidence"], evidence)
+    if pdf is not None:
+        atomic_write_bytes(files["pdf"], pdf)
+    atomic_write_bytes(files["docx"], docx)
+    return {**files, "pdf": files["pdf"] if pdf is not None else None}
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal figures whatever their type: a Decimal from the warehouse, its text from the evidence, an int."""
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except InvalidOperation:
+        return str(a) == str(b)
+
+
+def figures_disagree(evidence: dict[str, Any], dossier_rows: list[dict[str, Any]],
+                     feedback_row: dict[str, Any] | None) -> str | None:
+    """What differs between the evidence's figures and the warehouse rows (None when nothing does).
+
+    Why: the report shows the warehouse's rows and copies the evidence beside it; both must come from
+    the same computation, or the auditor's ids would not add up to the printed figures.
+    """
+    stored = {(str(r["level"]), str(r["unit_code"])): r for r in dossier_rows}
+    written = {(str(r.get("level")), str(r.get("unit_code"))): r for r in evidence.get("dossier_metrics") or []}
+    if set(stored) != set(written):
+        return f"dossier rows {sorted(set(stored) ^ set(written))} are in only one of them"
+    for key, row in written.items():
+        differ = [name for name, value in row.items() if not _same_value(value, stored[key].get(name))]
+        if differ:
+            return f"dossier row {'/'.join(key)} differs in {', '.join(differ)}"
+    expected = evidence.get("feedback_metrics") or {}
+    if feedback_row is None:
+        return "the warehouse has no feedback row"
+    differ = [name for name, value in expected.items() if not _same_value(value, feedback_row.get(name))]
+    if differ:
+        return f"feedback row differs in {', '.join(differ)}"
+    runs = {str(r.get("run_id")) for r in [*dossier_rows, feedback_row]}
+    if runs != {str(evidence.get("run_id"))}:
+        return f"rows of run(s) {sorted(runs)}, evidence of run {evidence.get('run_id')}"
+    return None
+
+
 def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str, run_id: str,
                     quality: Any = None) -> dict[str, Any]:
-    """Compute the unit's metrics from its validated extracts, check them, and replace its rows in the warehouse."""
+    """Compute the unit's metrics from its validated extracts, check them, and replace its rows in the warehouse.
+
+    The unit's report set of the period, the run summary and the evidence of the old rows are removed
+    before the rows change, and the new evidence is written after: a process killed at any point
+    leaves either the old rows with their report, or no report (the task failed, and the run says so),
+    never a report or an evidence file that disagrees with the warehouse.
+    """
     from tthc import metrics, warehouse
     from tthc.config import Quality
     from tthc.quality import QualityError
@@ -194,14 +293,20 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
         discard_outputs(root, period, unit, warehouse_url)
         raise
     checked = read_summary(root, period.name, unit.code) or checked
-    atomic_write_bytes(evidence_path(root, period, unit), json.dumps(
+    evidence = json.dumps(
         build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id, quality=checked),
-        ensure_ascii=False, indent=1, default=str).encode("utf-8"))
+        ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    withdrawn = withdraw_report(root, period, unit)
+    if remove_file(evidence_path(root, period, unit)):
+        withdrawn.append(str(evidence_path(root, period, unit)))
+    if withdrawn:
+        log.info("district %s %s: withdrew %s before replacing the figures", unit.code, period.name, withdrawn)
     engine = warehouse.engine_for(warehouse_url)
     try:
         warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
     finally:
         engine.dispose()
+    atomic_write_bytes(evidence_path(root, period, unit), evidence)
     total = next(r for r in dossier_rows if r["level"] == "tong")
     log.info("district %s %s: received %d, resolved %d, pending %d, feedback %d", unit.code, period.name,
              total["received"], total["resolved"], total["pending"], feedback_row["feedback_received"])
@@ -210,7 +315,11 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
 
 
 def evidence_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
-    """The evidence of the unit's figures, kept with the metrics until the report is written."""
+    """The evidence of the unit's figures as stored in the warehouse, copied into the report set when it is written.
+
+    It exists only while the warehouse holds the rows it describes: ``compute_metrics`` removes it
+    before replacing them and writes the new one after.
+    """
     return root / "metrics" / period.name / unit.code / "evidence.json"
 
 
@@ -262,9 +371,20 @@ def report_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
 
 def write_report(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,
                  input_params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Render the unit's report from the warehouse rows of the period (the numbers stored are the numbers shown)."""
+    """Render the unit's report from the warehouse rows of the period (the numbers stored are the numbers shown).
+
+    The rows must be those of the evidence the step copies beside the report (``figures_disagree``).
+    The .docx and its PDF are made in a scratch folder first; only then is the set published
+    (``publish_report``), so a failed or killed conversion leaves the earlier set, or none, never a
+    new .docx without its PDF.
+    """
     from tthc import inputs, report, warehouse
 
+    source = evidence_path(root, period, unit)
+    if not source.exists():
+        raise RuntimeError(f"no evidence of the metrics of district {unit.code}, period {period.name} at {source}: "
+                           "run the compute step first")
+    evidence_bytes = source.read_bytes()
     engine = warehouse.engine_for(warehouse_url)
     try:
         dossier_rows = warehouse.dossier_rows(engine, period.name, unit.code)
@@ -275,23 +395,28 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     if not dossier_rows or feedback_row is None:
         raise RuntimeError(f"no metrics in the warehouse for district {unit.code}, period {period.name}: "
                            "run the compute step first")
+    disagreement = figures_disagree(json.loads(evidence_bytes.decode("utf-8")), dossier_rows, feedback_row)
+    if disagreement:
+        raise RuntimeError(f"district {unit.code}, period {period.name}: the warehouse rows and the evidence at "
+                           f"{source} come from different computations ({disagreement}): run the compute step again")
     file_inputs, file_warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
     operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
     # A missing file is not worth a warning when the run's parameters gave the inputs, and when
     # nothing gave them build_context says so itself: warn once.
     warnings = file_warnings if file_inputs is not None else []
+    warnings += inputs.text_warnings(input_params, "given as the run parameter 'inputs'")
     context, context_warnings = report.build_context(
         unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, period.name),
         targets=config.targets, period=period, dossier_rows=dossier_rows, feedback=feedback_row,
         inputs=operator_inputs, history=history,
     )
     warnings += context_warnings
-    path = report.render_report(config.template_path, context, report_path(root, period, unit))
-    evidence_file = path.with_name(path.name.removesuffix(".docx") + ".evidence.json")
-    atomic_write_bytes(evidence_file, evidence_path(root, period, unit).read_bytes())
+    name = report_path(root, period, unit).name
     # Without LibreOffice on the worker there is no PDF; the run summary says so once for all districts.
-    pdf = report.convert_to_pdf(path) if report.find_soffice() else None
+    docx, pdf = report.render_documents(config.template_path, context, name)
+    published = publish_report(root, period, unit, docx, pdf, evidence_bytes)
     for warning in warnings:
         log.warning("district %s %s: %s", unit.code, period.name, warning)
-    return {"path": str(path), "evidence": str(evidence_file), "pdf": str(pdf) if pdf else None,
+    return {"path": str(published["docx"]), "evidence": str(published["evidence"]),
+            "pdf": str(published["pdf"]) if published["pdf"] else None,
             "warnings": [f"{unit.code}: {w}" for w in warnings]}

@@ -34,18 +34,77 @@ def as_root(location: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().resolve()
 
 
+TMP_MARK = ".tmp-"  # in the name of a file being written: ``.<name>.tmp-<hex>``, hidden, beside its target
+
+
 def atomic_write_bytes(path: Any, data: bytes) -> Any:
-    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half a file."""
+    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half a file.
+
+    On a local disk the data is flushed to the device before the rename and the folder after it, so
+    that a host that loses power keeps either the old file or the new one, never an empty file under
+    the new name (a rename can reach the disk before the data it names). A process killed mid-write
+    leaves at most a hidden ``.<name>.tmp-<hex>`` beside the target, which ``remove_leftover_temps``
+    removes.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+    tmp = path.parent / f".{path.name}{TMP_MARK}{uuid.uuid4().hex}"
     try:
         with tmp.open("wb") as handle:
             handle.write(data)
+            if isinstance(tmp, Path):
+                handle.flush()
+                os.fsync(handle.fileno())
         if isinstance(tmp, Path):
             os.replace(tmp, path)
+            _fsync_dir(path.parent)
         else:
             tmp.rename(path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; a file system that cannot open folders (some network mounts) is skipped."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_file(path: Any) -> bool:
+    """Remove ``path`` if it is there (local or object storage); True when something was removed.
+
+    Why not ``unlink(missing_ok=True)`` alone: callers report what they removed, and object-storage
+    paths do not all accept ``missing_ok``.
+    """
+    if not path.exists():
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:  # removed meanwhile by another process: the outcome wanted
+        return False
+    return True
+
+
+def remove_leftover_temps(path: Any) -> list[Any]:
+    """Remove the hidden temporary files that writes of ``path`` killed midway left beside it; returns them.
+
+    Only for a target no other process is writing at the same time (the caller owns it, e.g. a
+    district's report of a period): a live writer's temporary file would be taken from under it.
+    """
+    folder = path.parent
+    if not folder.exists():
+        return []
+    removed = []
+    for leftover in folder.glob(f".{path.name}{TMP_MARK}*"):
+        if remove_file(leftover):
+            removed.append(leftover)
+    return removed

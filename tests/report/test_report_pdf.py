@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,31 @@ def test_real_conversion(model_docx, soffice, tmp_path):
     assert pdf == tmp_path / "872-2023-11.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["872-2023-11.docx", "872-2023-11.pdf"]
+
+
+def test_sweep_removes_folders_of_dead_processes_and_ends_what_runs_in_them(tmp_path):
+    """A task killed by SIGKILL leaves its scratch folder and a LibreOffice still running; the next sweep ends both."""
+    import subprocess
+    import sys
+
+    from tthc.report import SCRATCH_PREFIX, _pid_alive, sweep_scratch
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    orphaned = tmp_path / f"{SCRATCH_PREFIX}{dead_pid}-abc"
+    (orphaned / "profile").mkdir(parents=True)
+    # Stands for soffice.bin: the profile's path on its command line, in a session of its own.
+    lingering = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(orphaned / "profile")],
+                                 start_new_session=True)
+    for _ in range(100):  # exec has returned to Popen a moment before the new command line is readable
+        if str(orphaned).encode() in Path(f"/proc/{lingering.pid}/cmdline").read_bytes():
+            break
+        time.sleep(0.01)
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    live.mkdir()
+    other = tmp_path / "tthc-soffice-notapid-x"
+    other.mkdir()
+
+    assert sweep_scratch(tmp_path) == [orphaned]
+    assert lingering.wait(timeout=5) == -9 and not _pid_alive(lingering.pid)
+    assert not orphaned.exists() and live.exists() and other.exists()
