@@ -9,17 +9,23 @@ the same fields as run parameters for a one-off correction; the parameters win o
 A missing file is not an error: the report is still written, with neutral sentences, and the run
 warns. An invalid file is an error that names the file and the field, because a typo silently
 ignored would print a wrong statement over the chairman's signature.
+
+Every text field is cleaned of control, bidi and invisible format characters (``tthc.text``): a form
+feed would be a page break in the letter, a right-to-left override would make it show something else
+than it says. Cleaning is not an error (such characters come with text copied from PDFs and web
+pages) but never silent: ``load_inputs`` and ``text_warnings`` name each field that was cleaned.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tthc.text import clean_text, unwanted_characters
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -29,8 +35,9 @@ class InputsError(ValueError):
 
 
 def _clean(text: str) -> str:
-    # Vietnamese typed with a "Unicode tổ hợp" input method arrives decomposed; the report is NFC.
-    return unicodedata.normalize("NFC", text).strip()
+    # NFC (Vietnamese typed with a "Unicode tổ hợp" input method arrives decomposed) and no character that
+    # would change the letter unseen; the warnings naming the field come from ``text_warnings``.
+    return clean_text(text)[0].strip()
 
 
 Text = Annotated[str, AfterValidator(_clean)]
@@ -94,6 +101,38 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every string of a parsed file or run parameter with its path (``inspections.findings``, ``assessment[1]``).
+
+    Why: a warning must name the field an operator has to fix.
+    """
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{where}[{i}]")
+
+
+def text_warnings(raw: Mapping[str, Any] | None, source: str) -> list[str]:
+    """One warning per field of ``raw`` whose text the inputs model cleans, naming the source, field and characters.
+
+    ``source`` says where the fields came from (the file's path, or "the run parameter 'inputs'"). The
+    model does the cleaning whatever the route; this says what it did, so that a page break or a
+    direction override taken out of the letter is seen in the run summary and fixed at its source.
+    """
+    warnings = []
+    for field, text in _strings(raw or {}, ""):
+        found = unwanted_characters(text)
+        if found:
+            warnings.append(f"operator inputs {source}: field {field} contained {', '.join(found)}: removed (a tab "
+                            "or form feed became a space, a line separator a newline); page breaks and paragraphs "
+                            "come from the template")
+    return warnings
+
+
 def input_path(inputs_dir: Path, period_name: str, unit_code: str) -> Path:
     """Where the inputs of a unit and period are expected (the ``.yaml`` name; ``.yml`` is accepted too)."""
     return Path(inputs_dir) / period_name / f"{unit_code}.yaml"
@@ -122,6 +161,7 @@ def load_inputs(inputs_dir: Path, period_name: str, unit_code: str) -> tuple[Ope
         inputs = OperatorInputs.model_validate(raw)
     except ValidationError as exc:
         raise InputsError(f"operator inputs {path} are invalid: {_describe(exc)}") from exc
+    warnings += text_warnings(raw, str(path))
     if inputs.unit_code is not None and inputs.unit_code != unit_code:
         raise InputsError(f"operator inputs {path}: field unit_code is {inputs.unit_code!r} but the file is for "
                           f"unit {unit_code!r}")
@@ -136,7 +176,8 @@ def inputs_from_params(d: Mapping[str, Any] | None, base: OperatorInputs | None 
 
     A field that is absent or None in ``d`` is not given (Airflow params default to null) and the
     file's value stays; ``inspections`` is overlaid field by field. Returns ``base`` unchanged when
-    no field is given, and None when there is neither a file nor a parameter.
+    no field is given, and None when there is neither a file nor a parameter. Text is cleaned as the
+    file's is; ``text_warnings(d, ...)`` names the fields that were.
     """
     given = {key: value for key, value in (d or {}).items() if value is not None}
     if not given:
