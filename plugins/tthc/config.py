@@ -7,6 +7,7 @@ the run at load with a message naming the file and the field, not surface as a w
 
 from __future__ import annotations
 
+import logging
 import os
 import unicodedata
 from datetime import date
@@ -18,8 +19,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tthc.periods import CONVENTIONS
+from tthc.text import clean_tree
 from tthc.units import Hierarchy, load_hierarchy
 
+log = logging.getLogger(__name__)
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 DEFAULT_CONFIG = INCLUDE_DIR / "config" / "pipeline.yaml"
 CONFIG_ENV = "TTHC_CONFIG"
@@ -237,7 +240,10 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         raise ConfigError(f"configuration file not found: {path}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
-    raw = _nfc(raw)
+    # NFC, and no control, bidi-override or invisible character reaches a signed document from here either.
+    raw, cleaned = clean_tree(raw)
+    for field in cleaned:
+        log.warning("configuration file %s: field %s contained control or invisible characters: removed", path, field)
     # YAML reads unquoted codes such as 872 as ints: codes are strings everywhere.
     for key in ("report_units", "report_periods"):
         if isinstance(raw.get(key), dict):

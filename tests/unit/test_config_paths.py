@@ -39,3 +39,15 @@ def test_every_limit_is_configurable_and_validated(tmp_path: Path) -> None:
     bad.write_text(text.replace("max_pages: 10000", "max_pages: 0"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"extraction\.max_pages"):
         load_config(bad)
+
+
+def test_control_and_bidi_characters_in_the_configuration_are_removed_and_named(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace("include_dir: ..", f"include_dir: {INCLUDE_DIR}")
+    text = text.replace("name: Đoàn Thanh Bình", 'name: "Đoàn\\u202e Thanh\\fBình"')  # YAML escapes
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text, encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        config = load_config(path)
+    assert config.report_settings("872", "2023-11").signer.name == "Đoàn Thanh Bình"
+    assert "report_units.872.signer.name" in caplog.text
