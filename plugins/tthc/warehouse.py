@@ -25,6 +25,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    text,
 )
 
 from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
@@ -63,10 +64,22 @@ feedback_table = Table(
 )
 
 
+# Any constant: the key of the PostgreSQL advisory lock that serialises creating the tables.
+_CREATE_LOCK = 0x7448_4843
+
+
 def engine_for(url: str) -> Engine:
-    """An engine for ``sqlite:///<absolute path>`` or ``postgresql://...``; tables are created if absent."""
+    """An engine for ``sqlite:///<absolute path>`` or ``postgresql://...``; tables are created if absent.
+
+    Why a lock on PostgreSQL: the districts' tasks start together, and on an empty warehouse several
+    ``CREATE TABLE`` raced (one failed on ``pg_type_typname_nsp_index`` and waited for a retry). A
+    transaction-scoped advisory lock lets one create the tables while the others wait, then see them.
+    """
     engine = create_engine(url, future=True, pool_pre_ping=True)
-    metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+        metadata.create_all(conn, checkfirst=True)
     return engine
 
 

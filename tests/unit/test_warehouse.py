@@ -66,3 +66,38 @@ def test_a_failed_replacement_leaves_the_old_rows(tmp_path: Path) -> None:
         warehouse.replace_period(engine, "2023-11", "872", broken, feedback, "run-2")
     assert {r["received"] for r in warehouse.dossier_rows(engine, "2023-11", "872") if r["level"] == "tong"} == {10}
     engine.dispose()
+
+
+def _open_warehouse(url: str) -> str:
+    try:
+        warehouse.engine_for(url).dispose()
+        return "ok"
+    except Exception as exc:  # returned, so the parent sees every failure of every process
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.services
+def test_twelve_tasks_opening_an_empty_postgres_warehouse_at_once_all_succeed(postgres_url: str) -> None:
+    """Twelve districts' tasks start together on an empty warehouse: the tables are created once, no one fails."""
+    import uuid
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.engine import make_url
+
+    name = f"tthc_empty_{uuid.uuid4().hex[:10]}"  # the session's database already has the tables
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with ProcessPoolExecutor(max_workers=12) as pool:
+            outcomes = list(pool.map(_open_warehouse, [url] * 12))
+        assert outcomes == ["ok"] * 12
+        engine = warehouse.engine_for(url)
+        assert {"tthc_dossier_metrics", "tthc_feedback_metrics"} <= set(inspect(engine).get_table_names())
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
