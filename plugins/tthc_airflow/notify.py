@@ -23,8 +23,9 @@ from urllib.parse import quote
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-RERUN = ("After fixing the cause, clear the district's task group in the Grid (group 'district', that "
-         "district's map index): both sources are read again and the district's report is rewritten.")
+RERUN = ("After fixing the cause, clear this district's five tasks together: in the run's Task Instances tab, "
+         "filter on its map index, select them all and Clear. Both sources are read again and its report is "
+         "rewritten (the Grid's Clear of the group 'district' would rerun every district).")
 
 
 def _base_url() -> str:

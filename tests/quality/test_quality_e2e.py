@@ -205,7 +205,7 @@ def test_broken_sources_are_quarantined_or_blocked_and_other_districts_report(
     sender, to, message = mails[district]
     assert sender == "tthc-pipeline@tinh.example" and to == ["ttpvhcc@tinh.example", "vanphong@tinh.example"]
     body = message.get_body(("html",)).get_content()
-    assert "finished_has_due_date: 100" in body and "clear the district&#x27;s task group" in body
+    assert "finished_has_due_date: 100" in body and "clear this district&#x27;s five tasks together" in body
     run_path = f"/dags/tthc_monthly_report/runs/{quote(run.run_id, safe='')}"
     assert run_path in body and f"/tthc{run_path}/" in body
     assert "Huyện Thanh Bình" in mails[run_mail][2].get_body(("html",)).get_content()

@@ -38,8 +38,10 @@ ID_COLUMNS = {DOSSIERS: "MaHoSo", FEEDBACK: "id", INPUTS: "unit", METRICS: "id"}
 _RECORD_ALLOWED = (BLOCK, WARN, QUARANTINE)
 _CRITICAL_ALLOWED = (BLOCK, QUARANTINE)
 _TABLE_ALLOWED = (BLOCK, WARN)
-# Clearing validate alone would check the same extract again: the whole district group reads the sources anew.
-RERUN = "clear the district's task group (group 'district', its map index) so that the sources are read again"
+# Clearing validate alone would check the same extract again, and the Grid's Clear of the group 'district' clears
+# every district of the run (Airflow 3.3): the district's five task instances are cleared together.
+RERUN = ("clear this district's five tasks together so that the sources are read again: in the run's Task Instances "
+         "tab, filter on its map index, select them all and Clear")
 _FIX_SOURCE = f"correct these records in the source system, then {RERUN}"
 
 
