@@ -8,6 +8,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +80,19 @@ def airflow_db() -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (``TTHC_TEST_POSTGRES_URL`` names the server)."""
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def fresh_databases(*prefixes: str) -> Iterator[tuple[str, ...]]:
+    """New PostgreSQL databases on the test server (``TTHC_TEST_POSTGRES_URL``), one per prefix; dropped after.
+
+    Yields their SQLAlchemy URLs. No server answering is ``unavailable`` (a skip, a failure under CI).
+    """
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    server = os.environ.get("TTHC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    server = os.environ.get("TTHC_TEST_POSTGRES_URL", POSTGRES_SERVER)
     try:
         admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
@@ -93,15 +100,24 @@ def postgres_url() -> Iterator[str]:
     except Exception as exc:
         unavailable(f"no PostgreSQL answers at {make_url(server).render_as_string()} ({type(exc).__name__}); "
                     "set TTHC_TEST_POSTGRES_URL")
-    name = f"tthc_test_{uuid.uuid4().hex[:10]}"
+    names = [f"{prefix}_{uuid.uuid4().hex[:10]}" for prefix in prefixes]
     with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
+        for name in names:
+            conn.execute(text(f'create database "{name}"'))
     try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        yield tuple(make_url(server).set(database=name).render_as_string(hide_password=False) for name in names)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+            for name in names:
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (``TTHC_TEST_POSTGRES_URL`` names the server)."""
+    with fresh_databases("tthc_test") as (url,):
+        yield url
 
 
 class _Inbox:
@@ -140,3 +156,23 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's: Playwright's own browser downloads are not available
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright (one per test module)."""
+    if not CHROMIUM.exists():
+        unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable(f"playwright is not installed ({exc}); see requirements.txt")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()

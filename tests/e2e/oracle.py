@@ -89,3 +89,28 @@ def feedback_counts(items: list[dict[str, Any]], start: datetime, end: datetime)
             c["feedback_in_progress"] += 1
     c["feedback_late"] = c["feedback_answered_late"] + c["feedback_overdue"]
     return c
+
+
+def expected_from_simulator(unit: Any, start: datetime, end: datetime) -> tuple[dict[tuple[str, str], dict[str, Any]],
+                                                                                dict[str, int]]:
+    """The unit's warehouse rows for the period ``[start, end)`` (aware, local), from the simulator's own records.
+
+    Keys as the warehouse's: ``(level, unit code)`` with levels ``huyen``, ``xa``, ``tong`` (the unit's
+    code) and ``commune`` (each child's code); the second value is the feedback counts.
+    """
+    from simulator.data import dossiers_in_window, feedback_in_window
+
+    records = dossiers_in_window(unit.code, start.date(), end.date())
+    naive_start, naive_end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_unit.setdefault(record["MaDonVi"], []).append(record)
+    children = [c.code for c in unit.children]
+    rows = {
+        ("huyen", unit.code): dossier_counts(by_unit.get(unit.code, []), naive_start, naive_end),
+        ("xa", unit.code): dossier_counts([r for c in children for r in by_unit.get(c, [])], naive_start, naive_end),
+        ("tong", unit.code): dossier_counts(records, naive_start, naive_end),
+    }
+    rows |= {("commune", c): dossier_counts(by_unit.get(c, []), naive_start, naive_end) for c in children}
+    return rows, feedback_counts(feedback_in_window(unit.code, start.date(), end.date()), start, end)
+

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from simulator.data import dossiers_in_window, feedback_in_window
-from tests.e2e.oracle import dossier_counts, feedback_counts
+from tests.e2e.oracle import expected_from_simulator
 from tthc import warehouse
 from tthc.numbers import fmt_count, fmt_rate
 from tthc.periods import LOCAL_TZ, parse_period
@@ -32,21 +32,7 @@ HIERARCHY = load_hierarchy(ROOT / "include" / "reference" / "units-dong-thap-202
 
 
 def expected(district: str) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
-    unit = HIERARCHY.get(district)
-    records = dossiers_in_window(district, PERIOD.start_date, PERIOD.end_date)
-    start, end = PERIOD.start.replace(tzinfo=None), PERIOD.end.replace(tzinfo=None)
-    by_unit: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        by_unit.setdefault(record["MaDonVi"], []).append(record)
-    children = [c.code for c in unit.children]
-    rows = {
-        ("huyen", district): dossier_counts(by_unit.get(district, []), start, end),
-        ("xa", district): dossier_counts([r for c in children for r in by_unit.get(c, [])], start, end),
-        ("tong", district): dossier_counts(records, start, end),
-    }
-    rows |= {("commune", c): dossier_counts(by_unit.get(c, []), start, end) for c in children}
-    items = feedback_in_window(district, PERIOD.start_date, PERIOD.end_date)
-    return rows, feedback_counts(items, PERIOD.start, PERIOD.end)
+    return expected_from_simulator(HIERARCHY.get(district), PERIOD.start, PERIOD.end)
 
 
 def docx_text(path: Path) -> str:

@@ -18,11 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import unavailable
 from tests.quality.pages import SCRIPT_ID
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # What the page's inline CSS sets (plugins/tthc/quality/page.html.j2): applied only if the styles are present.
 VERDICT_BACKGROUND = {"874": "rgb(253, 232, 232)", "872": "rgb(255, 244, 214)"}
@@ -31,22 +29,6 @@ VERDICT_BACKGROUND = {"874": "rgb(253, 232, 232)", "872": "rgb(255, 244, 214)"}
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        unavailable(f"playwright is not installed ({exc}); see requirements.txt")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

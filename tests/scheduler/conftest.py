@@ -13,11 +13,9 @@ at the end; every process started here is stopped, whatever the outcome.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +23,7 @@ import pytest
 import requests
 
 from simulator.server import start_in_thread
-from tests.conftest import unavailable
+from tests.conftest import fresh_databases
 from tests.scheduler.stack import (
     ADMIN,
     DAG_ID,
@@ -39,37 +37,11 @@ from tests.scheduler.stack import (
 )
 
 
-def _server_url() -> str:
-    return os.environ.get("TTHC_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
-
 @pytest.fixture(scope="module")
 def postgres_databases() -> Iterator[tuple[str, str]]:
     """Two fresh databases on the test server, metadata and warehouse (SQLAlchemy URLs); dropped at the end."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server = _server_url()
-    try:
-        admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:
-        unavailable(f"no PostgreSQL answers at {make_url(server).render_as_string()} ({type(exc).__name__}); "
-                    "set TTHC_TEST_POSTGRES_URL")
-    suffix = uuid.uuid4().hex[:10]
-    names = (f"tthc_sched_meta_{suffix}", f"tthc_sched_wh_{suffix}")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'create database "{name}"'))
-    try:
-        url = make_url(server)
-        yield tuple(url.set(database=name).render_as_string(hide_password=False) for name in names)  # type: ignore[misc]
-    finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+    with fresh_databases("tthc_sched_meta", "tthc_sched_wh") as urls:
+        yield urls  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")

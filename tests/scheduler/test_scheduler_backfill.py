@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from simulator.data import dossiers_in_window, feedback_in_window
-from tests.e2e.oracle import dossier_counts, feedback_counts
+from tests.e2e.oracle import expected_from_simulator
 from tests.scheduler.stack import DAG_ID, AirflowStack, wait_for
 from tthc import warehouse
 from tthc.config import load_config
@@ -49,21 +48,7 @@ def utc(value: str | None) -> datetime | None:
 
 def expected(district: str, period: Period) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
     """The district's rows for the period, computed by the oracle from the simulator's records."""
-    unit = HIERARCHY.get(district)
-    records = dossiers_in_window(district, period.start_date, period.end_date)
-    start, end = period.start.replace(tzinfo=None), period.end.replace(tzinfo=None)
-    by_unit: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        by_unit.setdefault(record["MaDonVi"], []).append(record)
-    children = [c.code for c in unit.children]
-    rows = {
-        ("huyen", district): dossier_counts(by_unit.get(district, []), start, end),
-        ("xa", district): dossier_counts([r for c in children for r in by_unit.get(c, [])], start, end),
-        ("tong", district): dossier_counts(records, start, end),
-    }
-    rows |= {("commune", c): dossier_counts(by_unit.get(c, []), start, end) for c in children}
-    items = feedback_in_window(district, period.start_date, period.end_date)
-    return rows, feedback_counts(items, period.start, period.end)
+    return expected_from_simulator(HIERARCHY.get(district), period.start, period.end)
 
 
 def task_log(stack: AirflowStack, run_id: str, task_id: str, try_number: int = 1) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import fresh_databases
 from tthc import warehouse
 from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
 
@@ -77,27 +78,16 @@ def _open_warehouse(url: str) -> str:
 
 
 @pytest.mark.services
-def test_twelve_tasks_opening_an_empty_postgres_warehouse_at_once_all_succeed(postgres_url: str) -> None:
+def test_twelve_tasks_opening_an_empty_postgres_warehouse_at_once_all_succeed() -> None:
     """Twelve districts' tasks start together on an empty warehouse: the tables are created once, no one fails."""
-    import uuid
     from concurrent.futures import ProcessPoolExecutor
 
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.engine import make_url
+    from sqlalchemy import inspect
 
-    name = f"tthc_empty_{uuid.uuid4().hex[:10]}"  # the session's database already has the tables
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_databases("tthc_empty") as (url,):  # the session's database already has the tables
         with ProcessPoolExecutor(max_workers=12) as pool:
             outcomes = list(pool.map(_open_warehouse, [url] * 12))
         assert outcomes == ["ok"] * 12
         engine = warehouse.engine_for(url)
         assert {"tthc_dossier_metrics", "tthc_feedback_metrics"} <= set(inspect(engine).get_table_names())
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
