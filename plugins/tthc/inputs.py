@@ -119,7 +119,7 @@ def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
 def text_warnings(raw: Mapping[str, Any] | None, source: str) -> list[str]:
     """One warning per field of ``raw`` whose text the inputs model cleans, naming the source, field and characters.
 
-    ``source`` says where the fields came from (the file's path, or "the run parameter 'inputs'"). The
+    ``source`` says where the fields came from (the file's path, or "the office inputs of the trigger form"). The
     model does the cleaning whatever the route; this says what it did, so that a page break or a
     direction override taken out of the letter is seen in the run summary and fixed at its source.
     """

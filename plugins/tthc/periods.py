@@ -116,7 +116,8 @@ def period_from_interval(start: datetime, end: datetime, convention: str = "nd09
     if as_local(start) != period.start or local_end != period.end:
         raise PeriodError(
             f"data interval [{as_local(start).isoformat()}, {local_end.isoformat()}) is not a {convention} "
-            f"reporting period; pass the run parameter 'period' (YYYY-MM) or use the DAG's timetable"
+            f"reporting period; trigger the run with a logical date inside the period to report, or use the "
+            "DAG's timetable"
         )
     return period
 

@@ -128,7 +128,8 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
         file_inputs, _ = inputs.load_inputs(config.inputs_path, period.name, unit.code)
         operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
     except inputs.InputsError as exc:
-        inputs_error = f"{SYSTEMS[INPUTS]}: {exc}. Fix: correct the file or the run parameter, then rerun"
+        inputs_error = (f"{SYSTEMS[INPUTS]}: {exc}. Fix: correct the file or the office fields of the trigger form, "
+                        "then rerun")
     try:
         summary = validate_district(config.quality, root, period, unit, history=history,
                                     operator_inputs=operator_inputs, inputs_error=inputs_error)
@@ -404,7 +405,7 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     # A missing file is not worth a warning when the run's parameters gave the inputs, and when
     # nothing gave them build_context says so itself: warn once.
     warnings = file_warnings if file_inputs is not None else []
-    warnings += inputs.text_warnings(input_params, "given as the run parameter 'inputs'")
+    warnings += inputs.text_warnings(input_params, "given in the trigger form")
     context, context_warnings = report.build_context(
         unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, period.name),
         targets=config.targets, period=period, dossier_rows=dossier_rows, feedback=feedback_row,

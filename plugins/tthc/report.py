@@ -359,8 +359,8 @@ def build_context(
         raise ValueError(f"feedback metrics lack {', '.join(missing_feedback)}")
 
     if inputs is None:
-        warnings.append(f"no operator inputs (neither inputs/{period.name}/{unit.code}.yaml nor the run parameter "
-                        "'inputs'): neutral sentences used for inspections, resources and the assessment")
+        warnings.append(f"no operator inputs (neither inputs/{period.name}/{unit.code}.yaml nor the office fields "
+                        "of the trigger form): neutral sentences used for inspections, resources and the assessment")
     else:
         if inputs.inspections is None:
             warnings.append("operator inputs give no inspections: the sentence on findings is left out")

@@ -128,7 +128,7 @@ def test_run_parameter_text_is_cleaned_with_a_warning_per_field(config, unit, st
     root, url = stored
     out = pipeline.write_report(config, root, PERIOD, unit, url, input_params=raw_inputs(0))
     for field in FIELDS:
-        assert any(f"run parameter 'inputs': field {field} contained" in w for w in out["warnings"]), field
+        assert any(f"given in the trigger form: field {field} contained" in w for w in out["warnings"]), field
     assert_clean_letter(document_xml(Path(out["path"])))
     assert out["pdf"] is None
 

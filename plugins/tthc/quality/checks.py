@@ -30,7 +30,7 @@ SOURCES = (DOSSIERS, FEEDBACK, INPUTS, METRICS)
 SYSTEMS = {
     DOSSIERS: ONE_STOP,
     FEEDBACK: HOTLINE,
-    INPUTS: "operator inputs (include/inputs/<YYYY-MM>/<unit>.yaml or the run parameter 'inputs')",
+    INPUTS: "operator inputs (include/inputs/<YYYY-MM>/<unit>.yaml or the office inputs of the trigger form)",
     METRICS: "computed metrics (tthc.metrics)",
 }
 ID_COLUMNS = {DOSSIERS: "MaHoSo", FEEDBACK: "id", INPUTS: "unit", METRICS: "id"}
@@ -131,11 +131,11 @@ CHECKS: tuple[Check, ...] = (
             fix="the source answered outside the requested window: report it to the system's operator"),
     # ---- operator inputs ------------------------------------------------------------------------
     _table(INPUTS, "counts_non_negative", "inspections.count and inspections.violations are >= 0",
-           "correct the operator inputs file (or the run parameter 'inputs') and rerun the district"),
+           "correct the operator inputs file (or the office inputs of the trigger form) and rerun the district"),
     _table(INPUTS, "violations_within_count", "inspections.violations <= inspections.count when the count is given",
-           "correct the operator inputs file (or the run parameter 'inputs') and rerun the district"),
+           "correct the operator inputs file (or the office inputs of the trigger form) and rerun the district"),
     _table(INPUTS, "findings_when_violations", "inspections.findings says what was found when violations > 0",
-           "correct the operator inputs file (or the run parameter 'inputs') and rerun the district"),
+           "correct the operator inputs file (or the office inputs of the trigger form) and rerun the district"),
     _table(INPUTS, "matches_unit_and_period", "unit_code and period, when given, are the file's unit and period",
            "the file was copied from another unit or period: correct unit_code/period or the file's place"),
     # ---- computed metrics -----------------------------------------------------------------------
