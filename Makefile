@@ -24,10 +24,12 @@ run: venv
 ## The test suite (CI calls this through .ci/run).
 test: venv
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 ## Debian packages for PDF output, metric-compatible fonts, PDF rendering and the browser tests (root).
 system-deps:

@@ -42,7 +42,7 @@ UNITS = [(u.code, u.name) for u in CONFIG.hierarchy.reporting_units]
 
 def _label_map_index(unit: dict[str, str]) -> None:
     """Show the district's name on the task's map index in the UI."""
-    get_current_context()["district_label"] = unit["label"]
+    get_current_context()["district_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
 
 
 def _period(unit: dict[str, str]) -> Any:
@@ -167,4 +167,4 @@ with DAG(
         return summarize_run(get_current_context(), units)
 
     units = plan_run()
-    per_district.expand(unit=units) >> summarize(units)
+    per_district.expand(unit=units) >> summarize(units)  # type: ignore[arg-type]  # an XComArg, resolved at run time

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -198,9 +198,10 @@ def _shortcomings(
 
 
 def _rate_change(previous: Any, current: Any) -> dict[str, Any] | None:
-    if previous is None or current is None:
+    before, now = _as_decimal(previous), _as_decimal(current)
+    if before is None or now is None:
         return None
-    delta = _as_decimal(current) - _as_decimal(previous)
+    delta = now - before
     return {
         "sign": (delta > 0) - (delta < 0),
         "delta": fmt_decimal(abs(delta)),
@@ -262,8 +263,8 @@ def _hotline(feedback: Mapping[str, Any]) -> dict[str, Any]:
 
 def _chart_png(
     unit: ReportingUnit,
-    communes: list[tuple[str, Mapping[str, Any]]],
-    trend: list[tuple[str, Mapping[str, Any]]],
+    communes: Sequence[tuple[str, Mapping[str, Any]]],
+    trend: Sequence[tuple[str, Mapping[str, Any]]],
     period_label: str,
 ) -> bytes:
     """The annex chart as PNG bytes, identical for identical data.
@@ -282,11 +283,11 @@ def _chart_png(
     series = (("on_time_rate", "Tỷ lệ giải quyết đúng hạn", "#1f4e79"),
               ("result_digitization_rate", "Tỷ lệ số hóa kết quả", "#9dc3e6"))
     percent = FuncFormatter(lambda value, _pos: fmt_rate(round(value, 2)))
-    rc = {"font.family": "DejaVu Sans", "font.size": 8, "svg.hashsalt": "tthc", "axes.titlesize": 9,
+    rc: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8, "svg.hashsalt": "tthc", "axes.titlesize": 9,
           "axes.spines.top": False, "axes.spines.right": False}
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # a matplotlibrc on the worker must not change the picture
-        matplotlib.rcParams.update(rc)
+        matplotlib.rcParams.update(rc)  # type: ignore[arg-type]  # matplotlib types its keys as a Literal
         bars_h = 0.6 + 0.28 * max(len(communes), 1)
         trend_h = 2.2 if trend else 0
         fig = Figure(figsize=(CHART_WIDTH_MM / 25.4, bars_h + trend_h + 0.6), dpi=CHART_DPI)
@@ -383,8 +384,9 @@ def build_context(
     level_huyen = f"cấp {unit.kind}"
     shortcomings = _shortcomings(total, feedback, targets, inputs)
     chart: bytes | None = None
-    trend = [(_label(row["period"]), row) for row in (history or []) if str(row.get("period")) < period.name]
-    trend = [*trend[-(TREND_PERIODS - 1) :], (f"{period.month}/{period.year}", total)] if trend else []
+    earlier: list[tuple[str, Mapping[str, Any]]] = [
+        (_label(row["period"]), row) for row in (history or []) if str(row.get("period")) < period.name]
+    trend = [*earlier[-(TREND_PERIODS - 1) :], (f"{period.month}/{period.year}", total)] if earlier else []
     try:
         chart = _chart_png(unit, communes, trend, f"{period.month}/{period.year}")
     except ImportError:

@@ -98,7 +98,8 @@ def deadline_alert(settings: Any, dag_id: str) -> Any:
     """A deadline alert: a mail when a run is still unfinished ``deadline_hours`` after it was queued."""
     if not settings.to or not settings.deadline_hours:
         return None
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
     hours = settings.deadline_hours
     return DeadlineAlert(

@@ -24,7 +24,11 @@ _INPUT_FIELDS = ("inspections_count", "violations", "findings", "resources", "as
 def run_params(units: list[tuple[str, str]]) -> dict[str, Param]:
     """The form's fields; ``units`` are the reporting units as (GSO code, name)."""
     codes = [code for code, _ in units]
-    text = {"type": ["null", "string"], "format": "multiline", "maxLength": 4000, "section": INPUTS_SECTION}
+
+    def text(title: str, description: str) -> Param:
+        return Param(None, type=["null", "string"], format="multiline", maxLength=4000, section=INPUTS_SECTION,
+                     title=title, description=description)
+
     return {
         "districts": Param(
             None, type=["null", "array"], items={"type": "string", "enum": codes}, examples=codes,
@@ -37,14 +41,11 @@ def run_params(units: list[tuple[str, str]]) -> dict[str, Param]:
             None, type=["null", "integer"], minimum=0, section=INPUTS_SECTION,
             title="Số trường hợp vi phạm phát hiện",
             description="Harassment or self-made requirements found; above 0 needs what was found and done."),
-        "findings": Param(None, **text, title="Kết quả kiểm tra và biện pháp xử lý",
-                          description="What the inspections found and what was done."),
-        "resources": Param(None, **text, title="Nguồn lực cho kiểm soát TTHC",
-                           description="The resources sentence of part 1 (staff, equipment, budget)."),
-        "assessment": Param(None, **text, title="Đánh giá chung",
-                            description="General assessment; a blank line starts a new paragraph."),
-        "shortcomings": Param(None, **text, title="Tồn tại, hạn chế khác",
-                              description="Shortcomings the data cannot show; a blank line between items."),
+        "findings": text("Kết quả kiểm tra và biện pháp xử lý", "What the inspections found and what was done."),
+        "resources": text("Nguồn lực cho kiểm soát TTHC",
+                          "The resources sentence of part 1 (staff, equipment, budget)."),
+        "assessment": text("Đánh giá chung", "General assessment; a blank line starts a new paragraph."),
+        "shortcomings": text("Tồn tại, hạn chế khác", "Shortcomings the data cannot show; a blank line between items."),
     }
 
 

@@ -215,7 +215,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
             target.unlink(missing_ok=True)
         else:
             clean[source] = str(_write_table(target, kept))
-    summary = {
+    summary: dict[str, Any] = {
         "period": period.name,
         "window": [period.start.isoformat(), period.end.isoformat()],
         "unit": {"code": unit.code, "name": unit.name},
