@@ -117,12 +117,9 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
     from tthc.quality.checks import INPUTS, SYSTEMS
     from tthc.quality.district import validate_district
 
-    engine = warehouse.engine_for(warehouse_url)
-    try:
+    with warehouse.connected(warehouse_url) as engine:
         history = warehouse.history(engine, unit.code,
                                     [period.previous(n).name for n in range(1, config.quality.volume_periods + 1)])
-    finally:
-        engine.dispose()
     operator_inputs, inputs_error = None, None
     try:
         file_inputs, _ = inputs.load_inputs(config.inputs_path, period.name, unit.code)
@@ -164,11 +161,8 @@ def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     doomed = [p for p in folder.glob(f"{stem}.*")] if folder.exists() else []
     doomed += [evidence_path(root, period, unit), *(_quality_dir(root, period, unit) / n for n in CLEAN_FILES.values())]
     removed += [str(path) for path in doomed if remove_file(path)]
-    engine = warehouse.engine_for(warehouse_url)
-    try:
+    with warehouse.connected(warehouse_url) as engine:
         rows = warehouse.delete_period(engine, period.name, unit.code)
-    finally:
-        engine.dispose()
     if removed or rows:
         log.warning("district %s %s: removed %d stale file(s) %s and %d warehouse row(s)", unit.code, period.name,
                     len(removed), removed, rows)
@@ -302,11 +296,8 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
         withdrawn.append(str(evidence_path(root, period, unit)))
     if withdrawn:
         log.info("district %s %s: withdrew %s before replacing the figures", unit.code, period.name, withdrawn)
-    engine = warehouse.engine_for(warehouse_url)
-    try:
+    with warehouse.connected(warehouse_url) as engine:
         warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
-    finally:
-        engine.dispose()
     atomic_write_bytes(evidence_path(root, period, unit), evidence)
     total = next(r for r in dossier_rows if r["level"] == "tong")
     log.info("district %s %s: received %d, resolved %d, pending %d, feedback %d", unit.code, period.name,
@@ -386,13 +377,10 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
         raise RuntimeError(f"no evidence of the metrics of district {unit.code}, period {period.name} at {source}: "
                            "run the compute step first")
     evidence_bytes = source.read_bytes()
-    engine = warehouse.engine_for(warehouse_url)
-    try:
+    with warehouse.connected(warehouse_url) as engine:
         dossier_rows = warehouse.dossier_rows(engine, period.name, unit.code)
         feedback_row = warehouse.feedback_row(engine, period.name, unit.code)
         history = warehouse.history(engine, unit.code, [period.previous(n).name for n in range(1, 13)])
-    finally:
-        engine.dispose()
     if not dossier_rows or feedback_row is None:
         raise RuntimeError(f"no metrics in the warehouse for district {unit.code}, period {period.name}: "
                            "run the compute step first")

@@ -7,7 +7,8 @@ embedded SQLite file and PostgreSQL (SQLAlchemy Core, no dialect-specific SQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -62,6 +63,16 @@ feedback_table = Table(
     *[Column(name, Integer, nullable=False) for name in FEEDBACK_COUNTS],
     *_provenance(),
 )
+
+
+@contextmanager
+def connected(url: str) -> Iterator[Engine]:
+    """``with connected(url) as engine:`` an engine for one step, its pool closed after (a task is a process)."""
+    engine = engine_for(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 # Any constant: the key of the PostgreSQL advisory lock that serialises creating the tables.
