@@ -36,6 +36,7 @@ from typing import Any
 
 from tthc.config import Document, ReportSettings, Targets, _nfc
 from tthc.inputs import OperatorInputs
+from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
 from tthc.numbers import fmt_count, fmt_date, fmt_decimal, fmt_long_date, fmt_month, fmt_rate
 from tthc.periods import Period, parse_period
 from tthc.storage import atomic_write_bytes
@@ -44,18 +45,10 @@ from tthc.units import ReportingUnit, Unit
 log = logging.getLogger(__name__)
 
 LEVELS = ("huyen", "xa", "tong")
-COUNT_KEYS = (
-    "received", "received_online", "carried_over", "resolved", "resolved_early", "resolved_on_time",
-    "resolved_late", "withdrawn", "pending", "pending_overdue", "digitized_dossiers", "digitized_results",
-    "fee_dossiers", "paid_online",
-)  # fmt: skip
-RATE_KEYS = (
-    "on_time_rate", "online_rate", "dossier_digitization_rate", "result_digitization_rate", "online_payment_rate",
-)  # fmt: skip
-FEEDBACK_KEYS = (
-    "feedback_received", "feedback_about_procedures", "feedback_answered_on_time", "feedback_answered_late",
-    "feedback_overdue", "feedback_in_progress", "feedback_rejected", "feedback_late",
-)  # fmt: skip
+# The metric names and their order are defined once, by the metrics (docs/metrics.md).
+COUNT_KEYS = DOSSIER_COUNTS
+RATE_KEYS = tuple(DOSSIER_RATES)
+FEEDBACK_KEYS = FEEDBACK_COUNTS
 # Shortcomings the data shows, in the order the report writes them; the first opens with "Tuy nhiên,".
 # Each rate is the unit's total (level ``tong``) against its target.
 RATE_SHORTCOMINGS = (
