@@ -23,8 +23,7 @@ from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
 
-DossierFetcher = Callable[[str, date, date], Any]  # (district, from, to) -> DossierExtract
-FeedbackFetcher = Callable[[str, date, date], Any]  # (district, from, to) -> FeedbackExtract
+Fetcher = Callable[[str, date, date], Any]  # (unit code, from, to) -> tthc.sources.http.Extract
 
 
 def unit_label(unit: ReportingUnit) -> str:
@@ -64,34 +63,30 @@ def check_reportable(period: Period, schedule_start: date, now: datetime) -> Non
             "an unfinished month. Run it after the period closes")
 
 
-def extract_dossiers(fetch: DossierFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+def extract_dossiers(fetch: Fetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
     """Fetch the dossiers open during the period and land them (no personal data) as Parquet."""
+    return _extract(fetch, land_dossiers, "dossiers", root, period, unit)
+
+
+def extract_feedback(fetch: Fetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+    """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
+    return _extract(fetch, land_feedback, "feedback", root, period, unit)
+
+
+def _extract(fetch: Fetcher, land: Callable[[Any, list[dict[str, Any]]], Any], source: str, root: Any,
+             period: Period, unit: ReportingUnit) -> dict[str, Any]:
+    """One source of one unit: fetch the window, land ``<source>.parquet`` and ``<source>.rejected.json``."""
     extract = fetch(unit.code, period.start_date, period.end_date)
     folder = raw_dir(root, period.name, unit.code)
-    path = land_dossiers(folder / "dossiers.parquet", extract.records)
-    _write_rejected(folder / "dossiers.rejected.json", extract.rejected)
-    log.info("district %s: landed %d dossiers at %s (%d requests, %d passes, %d repeats merged, %d retried, "
-             "%d set aside for wrong types)", unit.code, len(extract.records), path, extract.requests, extract.passes,
-             extract.repeats, extract.transient_failures, len({r["id"] for r in extract.rejected}))
+    path = land(folder / f"{source}.parquet", extract.records)
+    _write_rejected(folder / f"{source}.rejected.json", extract.rejected)
+    rejected = len({r["id"] for r in extract.rejected})
+    log.info("district %s: landed %d %s at %s (%d requests, %d passes, %d repeats merged, %d retried, "
+             "%d set aside for wrong types)", unit.code, len(extract.records), source, path, extract.requests,
+             extract.passes, extract.repeats, extract.transient_failures, rejected)
     return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
             "passes": extract.passes, "repeats": extract.repeats, "retried": extract.transient_failures,
-            "rejected": len({r["id"] for r in extract.rejected}),
-            "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
-
-
-def extract_feedback(fetch: FeedbackFetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
-    """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
-    extract = fetch(unit.code, period.start_date, period.end_date)
-    folder = raw_dir(root, period.name, unit.code)
-    path = land_feedback(folder / "feedback.parquet", extract.records)
-    _write_rejected(folder / "feedback.rejected.json", extract.rejected)
-    log.info("district %s: landed %d feedback items at %s (%d requests, %d repeats merged, %d retried, "
-             "%d set aside for wrong types)", unit.code, len(extract.records), path, extract.requests,
-             extract.repeats, extract.transient_failures, len({r["id"] for r in extract.rejected}))
-    return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
-            "repeats": extract.repeats, "retried": extract.transient_failures,
-            "rejected": len({r["id"] for r in extract.rejected}),
-            "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
+            "rejected": rejected, "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
 
 
 def _write_rejected(path: Any, rejected: list[dict[str, str]]) -> None:

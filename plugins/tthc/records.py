@@ -86,23 +86,14 @@ class TypeProblem:
         return {"id": record_id, "field": self.field, "expected": self.expected, "got": self.got}
 
 
+# Python types of decoded JSON and their JSON names; bool before int, since a bool is an int in Python.
+_JSON_TYPES = ((type(None), "null"), (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (Mapping, "object"), (list, "array"))
+
+
 def json_type(value: Any) -> str:
     """The JSON type name of a decoded value (``bool`` is not an ``integer``, as in JSON)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return type(value).__name__
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
 def type_problems(raw: Mapping[str, Any], types: Mapping[str, str]) -> list[TypeProblem]:

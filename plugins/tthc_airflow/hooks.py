@@ -12,6 +12,7 @@ never see Airflow.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ class _SourceHook(HttpHook):
     default_conn_name = ""
     system = ""
     secret_name = "secret"  # how the error message calls the password of this system's connection
+    connector: Callable[..., Any]  # tthc.sources.fetch_dossiers or fetch_feedback
+    page_argument = ""  # the connector's page size argument
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__(method="GET", http_conn_id=conn_id or self.default_conn_name)
@@ -64,6 +67,14 @@ class _SourceHook(HttpHook):
         session.auth = None
         return session, self.base_url, conn.password
 
+    def fetch(self, unit_code: str, start: date, end: date, policy: RetryPolicy, page: int,
+              limits: Limits | None = None) -> Any:
+        """The unit's records of ``[start, end)`` through this system's connector (``page``: its page size)."""
+        session, url, secret = self.connect()
+        with session:
+            return type(self).connector(url, secret, unit_code, start, end, policy=policy, conn_id=self.http_conn_id,
+                                        session=session, limits=limits, **{self.page_argument: page})
+
 
 class OneStopHook(_SourceHook):
     """The one-stop dossier system (connection ``tthc_one_stop``; password = bearer token)."""
@@ -72,13 +83,8 @@ class OneStopHook(_SourceHook):
     hook_name = "TTHC one-stop dossier system"
     system = ONE_STOP
     secret_name = "bearer token"
-
-    def fetch(self, district: str, active_from: date, active_to: date, policy: RetryPolicy, page_size: int,
-              limits: Limits | None = None) -> Any:
-        session, url, token = self.connect()
-        with session:
-            return fetch_dossiers(url, token, district, active_from, active_to, policy=policy, page_size=page_size,
-                                  conn_id=self.http_conn_id, session=session, limits=limits)
+    connector = staticmethod(fetch_dossiers)
+    page_argument = "page_size"
 
 
 class HotlineHook(_SourceHook):
@@ -88,13 +94,8 @@ class HotlineHook(_SourceHook):
     hook_name = "TTHC hotline 1022"
     system = HOTLINE
     secret_name = "API key"
-
-    def fetch(self, district: str, received_from: date, received_to: date, policy: RetryPolicy, limit: int,
-              limits: Limits | None = None) -> Any:
-        session, url, key = self.connect()
-        with session:
-            return fetch_feedback(url, key, district, received_from, received_to, policy=policy, limit=limit,
-                                  conn_id=self.http_conn_id, session=session, limits=limits)
+    connector = staticmethod(fetch_feedback)
+    page_argument = "limit"
 
 
 def airflow_home() -> Path:

@@ -8,32 +8,19 @@ forever is stopped by the page and record limits. Repeated items are merged by `
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from tthc.records import FEEDBACK_JSON_TYPES, HOTLINE, RecordSet, clean_feedback
-from tthc.sources.http import JsonClient, Limits, RetryPolicy, SourceError
+from tthc.sources.http import Extract, JsonClient, Limits, RetryPolicy, SourceError
 
 log = logging.getLogger(__name__)
 PATH = "/api/v2/feedback"
 
 
-@dataclass
-class FeedbackExtract:
-    """The feedback items of one district and window (no personal data); ``rejected`` as for dossiers."""
-
-    records: list[dict[str, Any]]
-    requests: int
-    repeats: int
-    transient_failures: int
-    notes: list[str] = field(default_factory=list)
-    rejected: list[dict[str, str]] = field(default_factory=list)
-
-
 def fetch_feedback(base_url: str, api_key: str, district: str, received_from: date, received_to: date, *,
                    policy: RetryPolicy | None = None, limit: int = 500, conn_id: str = "tthc_hotline_1022",
-                   session: Any = None, limits: Limits | None = None) -> FeedbackExtract:
+                   session: Any = None, limits: Limits | None = None) -> Extract:
     """All feedback items of ``district`` received in ``[received_from, received_to)`` (local dates)."""
     policy, limits = policy or RetryPolicy(), limits or Limits()
     client = JsonClient(HOTLINE, base_url, {"X-API-Key": api_key, "Accept": "application/json"}, policy,
@@ -74,4 +61,4 @@ def fetch_feedback(base_url: str, api_key: str, district: str, received_from: da
         notes.append(f"{len(found.rejected)} feedback item(s) set aside for fields of the wrong JSON type (e.g. "
                      f"{first['id']}: {first['field']} is a {first['got']}, the contract says {first['expected']}); "
                      "the quality check feedback.field_types counts them")
-    return FeedbackExtract(found.records(), pages, found.repeats, client.attempts_failed, notes, found.rejections())
+    return Extract(found.records(), pages, found.repeats, client.attempts_failed, notes, found.rejections())

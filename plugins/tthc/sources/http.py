@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -95,6 +95,24 @@ class Limits:
             f"{system}: {what}, more than the limit of {getattr(self, name):,} ({self.SETTINGS[name]} in "
             "include/config/pipeline.yaml). If the source really is this large, raise the setting; otherwise "
             "report the behaviour to the system's operator.")
+
+
+@dataclass
+class Extract:
+    """The records of one unit, source and window (no personal data), and what it took to get them.
+
+    ``rejected`` lists the records set aside for a field of the wrong JSON type: id, field, expected
+    and received type, never the value. ``notes`` are warnings for the run summary. ``passes`` counts
+    full re-reads of a live listing (always 1 for a cursor listing).
+    """
+
+    records: list[dict[str, Any]]
+    requests: int
+    repeats: int
+    transient_failures: int
+    notes: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    passes: int = 1
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -16,37 +16,19 @@ rather than counting short.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from tthc.records import DOSSIER_JSON_TYPES, ONE_STOP, RecordSet, clean_dossier
-from tthc.sources.http import JsonClient, Limits, RetryPolicy, SourceError
+from tthc.sources.http import Extract, JsonClient, Limits, RetryPolicy, SourceError
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/dossiers"
 
 
-@dataclass
-class DossierExtract:
-    """The dossiers of one district and window, without personal data, plus what it took to get them.
-
-    ``rejected`` lists the records set aside for a field of the wrong JSON type: id, field, expected
-    and received type, never the value.
-    """
-
-    records: list[dict[str, Any]]
-    passes: int
-    requests: int
-    repeats: int
-    transient_failures: int
-    notes: list[str] = field(default_factory=list)
-    rejected: list[dict[str, str]] = field(default_factory=list)
-
-
 def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, active_to: date, *,
                    policy: RetryPolicy | None = None, page_size: int = 1000, conn_id: str = "tthc_one_stop",
-                   session: Any = None, limits: Limits | None = None) -> DossierExtract:
+                   session: Any = None, limits: Limits | None = None) -> Extract:
     """All dossiers of ``district`` open at some moment of ``[active_from, active_to)`` (local dates)."""
     policy, limits = policy or RetryPolicy(), limits or Limits()
     client = JsonClient(ONE_STOP, base_url, {"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -102,8 +84,8 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
                 notes.append(f"{len(found.rejected)} dossier(s) set aside for fields of the wrong JSON type "
                              f"(e.g. {_example(found.rejections())}); the quality check dossiers.field_types "
                              "counts them")
-            return DossierExtract(found.records(), pass_no, pages, found.repeats, client.attempts_failed, notes,
-                                  found.rejections())
+            return Extract(found.records(), pages, found.repeats, client.attempts_failed, notes, found.rejections(),
+                           passes=pass_no)
         previous_size = len(found)
     raise SourceError(
         f"{ONE_STOP}: district {district}, window {active_from}..{active_to}: the list kept changing over "
