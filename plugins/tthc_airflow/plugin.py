@@ -1,10 +1,13 @@
-"""The Airflow plugin of the pipeline: the reporting timetable, and the run outputs in the UI.
+"""The Airflow plugin of the pipeline: the reporting timetable, the run outputs in the UI, the runs' month labels.
 
 - ``timetables``: registers ``ReportingPeriodTimetable`` so DAGs using it can be serialized.
 - ``fastapi_apps``: the outputs app (``tthc_airflow.outputs``) mounted on the API server at ``/tthc``;
   every route requires read access to the DAG through Airflow's own login.
 - ``external_views``: a tab on each DAG run page ("Reports & quality") and on each task instance page
   ("District outputs") showing that app in the UI's iframe.
+- ``listeners``: ``tthc_airflow.listeners`` gives each run of ``tthc_monthly_report`` its month as note
+  (``Báo cáo tháng 11/2023 (kỳ 15/10/2023 – 14/11/2023)``) when it starts, unless a person wrote one.
+  Cheap to import here (Airflow's ``hookimpl`` and the pure label function); it acts in the scheduler.
 
 Why the app is wrapped in ``_LazyApp``: every Airflow component (scheduler, DAG processor, triggerer,
 workers) imports this plugin for its timetable, and the outputs app needs the API server's security
@@ -24,6 +27,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from tthc_airflow import listeners as run_labels
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 URL_PREFIX = "/tthc"  # also tthc_airflow.outputs.URL_PREFIX, not imported here to keep this module cheap
@@ -54,6 +58,7 @@ outputs_app = _LazyApp("tthc_airflow.outputs")
 class TthcPlugin(AirflowPlugin):
     name = "tthc"
     timetables = [ReportingPeriodTimetable]  # noqa: RUF012 (Airflow reads class attributes)
+    listeners = [run_labels]  # noqa: RUF012
     fastapi_apps = [{"app": outputs_app, "url_prefix": URL_PREFIX, "name": "TTHC run outputs"}]  # noqa: RUF012
     external_views = [  # noqa: RUF012
         {"name": "Reports & quality", "href": RUN_VIEW_HREF, "destination": "dag_run",

@@ -30,6 +30,7 @@ from tests.scheduler.stack import (
     ROOT,
     VENV_BIN,
     AirflowStack,
+    StackOptions,
     component_env,
     free_port,
     start_component,
@@ -45,9 +46,16 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
+def stack_options() -> StackOptions:
+    """The stack as most tests want it; a test module overrides this fixture for more (see ``StackOptions``)."""
+    return StackOptions()
+
+
+@pytest.fixture(scope="module")
 def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.TempPathFactory,
-                  ) -> Iterator[AirflowStack]:
-    """``airflow db migrate``, then the API server, scheduler and DAG processor, logged in as admin.
+                  stack_options: StackOptions) -> Iterator[AirflowStack]:
+    """``airflow db migrate``, then the API server, scheduler and DAG processor (and a triggerer when the
+    module's ``stack_options`` ask for one), logged in as admin.
 
     Yields once the DAG is parsed and unpaused. The components are stopped (SIGTERM, then SIGKILL)
     in every case; their logs stay under the test's temporary folder and are shown when a test fails.
@@ -63,8 +71,9 @@ def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.
     passwords.write_text(json.dumps({ADMIN: password}), encoding="utf-8")
     api_port = free_port()
 
-    with start_in_thread(quiet=True) as simulator:
+    with start_in_thread(**{"quiet": True, **stack_options.simulator}) as simulator:
         env = component_env(home, data_root, metadata_url, warehouse_url, api_port, simulator, passwords)
+        env.update(stack_options.env)
         stack = AirflowStack(home=home, data_root=data_root, env=env, base_url=f"http://127.0.0.1:{api_port}",
                              warehouse_url=warehouse_url, simulator=simulator)
         started = time.monotonic()
@@ -78,6 +87,8 @@ def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.
                 "api-server", ["api-server", "--host", "127.0.0.1", "--port", str(api_port)], env, logs)
             stack.components["scheduler"] = start_component("scheduler", ["scheduler"], env, logs)
             stack.components["dag-processor"] = start_component("dag-processor", ["dag-processor"], env, logs)
+            if stack_options.triggerer:
+                stack.components["triggerer"] = start_component("triggerer", ["triggerer"], env, logs)
 
             def token() -> str | None:
                 answer = requests.post(f"{stack.base_url}/auth/token", json={"username": ADMIN, "password": password},

@@ -100,6 +100,20 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         os.killpg(process.pid, sig)  # the group this fixture created with start_new_session=True
 
 
+@dataclass(frozen=True)
+class StackOptions:
+    """What a test module may change in its stack (override the ``stack_options`` fixture in the module).
+
+    ``env``: more environment for every component and CLI call (e.g. ``TTHC_CONFIG``, an SMTP connection);
+    ``triggerer``: also run ``airflow triggerer`` (deferred tasks, deadline alerts' callbacks);
+    ``simulator``: keyword arguments of ``simulator.server.start_in_thread`` (e.g. slow faults).
+    """
+
+    env: dict[str, str] = field(default_factory=dict)
+    triggerer: bool = False
+    simulator: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class AirflowStack:
     """The running components, their environment and an authenticated REST client (API v2)."""
