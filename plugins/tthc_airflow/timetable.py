@@ -15,7 +15,7 @@ A run is its month, however it was started:
 - the run ids the timetable is asked for name the period first thing after their type:
   ``scheduled__2023-11``, ``manual__2023-11__<time>`` (the trigger form, REST). Airflow 3.3 names
   backfill runs and ``dags test`` runs without asking it (``backfill__<run after>``); their data
-  interval is the period all the same.
+  interval is the period all the same, and ``tthc_airflow.listeners`` writes the month as the run's note.
 """
 
 from __future__ import annotations
