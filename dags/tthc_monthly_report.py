@@ -30,6 +30,7 @@ from typing import Any
 from airflow.sdk import DAG, get_current_context, task, task_group
 
 from tthc.config import load_config
+from tthc_airflow import DAG_ID
 from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
 from tthc_airflow.params import inputs_from_run, run_params
@@ -56,7 +57,7 @@ def _unit(unit: dict[str, str]) -> Any:
 
 
 with DAG(
-    dag_id="tthc_monthly_report",
+    dag_id=DAG_ID,
     description="Monthly administrative-procedure reform report of every district",
     doc_md=__doc__,
     schedule=ReportingPeriodTimetable(SCHEDULE.convention, timedelta(hours=SCHEDULE.delay_hours)),
@@ -75,7 +76,7 @@ with DAG(
         # A mail to the operators when a task fails for good (notifications in include/config/pipeline.yaml).
         "on_failure_callback": failure_callbacks(CONFIG.notifications),
     },
-    deadline=deadline_alert(CONFIG.notifications, "tthc_monthly_report"),
+    deadline=deadline_alert(CONFIG.notifications, DAG_ID),
     params=run_params(UNITS),
 ) as dag:
 

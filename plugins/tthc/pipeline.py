@@ -18,7 +18,15 @@ from typing import Any
 from tthc.config import PipelineConfig
 from tthc.landing import land_dossiers, land_feedback, read_landed
 from tthc.periods import Period, PeriodError
-from tthc.storage import atomic_write_bytes, raw_dir, remove_file, remove_leftover_temps, report_dir
+from tthc.storage import (
+    RUN_SUMMARY,
+    atomic_write_bytes,
+    raw_dir,
+    remove_file,
+    remove_leftover_temps,
+    report_dir,
+    report_names,
+)
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
@@ -164,9 +172,6 @@ def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     return removed
 
 
-RUN_SUMMARY = "run-summary.json"  # written beside the reports by the run's last task (tthc_airflow.summary)
-
-
 def report_set(root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
     """The files of the unit's report set of the period, by kind: ``docx``, ``pdf``, ``evidence``.
 
@@ -178,9 +183,8 @@ def report_set(root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]
     write of the set removes. Readers of the reports folder should show a district's PDF and evidence
     only beside its .docx.
     """
-    docx = report_path(root, period, unit)
-    stem = docx.name.removesuffix(".docx")
-    return {"docx": docx, "pdf": docx.with_name(stem + ".pdf"), "evidence": docx.with_name(stem + ".evidence.json")}
+    folder = report_dir(root, period.name)
+    return {kind: folder / name for kind, name in report_names(unit.code, period.name).items()}
 
 
 def withdraw_report(root: Any, period: Period, unit: ReportingUnit) -> list[str]:
@@ -352,8 +356,8 @@ def _quality_evidence(summary: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def report_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
-    """``reports/<YYYY-MM>/bao-cao-<code>-<YYYY-MM>.docx``: the GSO code makes it unique and findable."""
-    return report_dir(root, period.name) / f"bao-cao-tthc-{unit.code}-{period.name}.docx"
+    """``reports/<YYYY-MM>/bao-cao-tthc-<code>-<YYYY-MM>.docx`` (``tthc.storage.report_names``)."""
+    return report_set(root, period, unit)["docx"]
 
 
 def write_report(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,

@@ -24,6 +24,19 @@ def report_dir(root: Any, period: str) -> Any:
     return root / "reports" / period
 
 
+RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the run's last task
+# A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
+REPORT_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "evidence": ".evidence.json"}
+
+
+def report_names(unit_code: str, period: str) -> dict[str, str]:
+    """File names of a unit's report set under ``reports/<YYYY-MM>/``: ``bao-cao-tthc-<code>-<YYYY-MM><suffix>``.
+
+    The GSO code makes each name unique and findable; the pipeline writes these, the UI plugin serves them.
+    """
+    return {kind: f"bao-cao-tthc-{unit_code}-{period}{suffix}" for kind, suffix in REPORT_SUFFIXES.items()}
+
+
 def as_root(location: str | os.PathLike[str]) -> Path:
     """A local data root from a path or ``file://`` URL (the Airflow glue handles other schemes)."""
     text = os.fspath(location)

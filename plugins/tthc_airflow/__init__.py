@@ -2,3 +2,5 @@
 
 Everything that knows about Airflow sits here; the domain lives in ``tthc``.
 """
+
+DAG_ID = "tthc_monthly_report"  # the DAG this glue serves (its note, its outputs, its mails)

@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.listeners import hookimpl
 
-from tthc_airflow.run_label import DAG_ID, run_label
+from tthc_airflow import DAG_ID
+from tthc_airflow.run_label import run_label
 
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun

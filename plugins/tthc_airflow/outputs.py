@@ -38,7 +38,9 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-DAG_ID = "tthc_monthly_report"
+from tthc.storage import RUN_SUMMARY, report_names
+from tthc_airflow import DAG_ID
+
 URL_PREFIX = "/tthc"
 PLAN_TASK = "plan_run"
 DISTRICT_GROUP = "district."
@@ -48,7 +50,7 @@ CODE_RE = re.compile(r"^\d{1,6}$")
 # quarantine/<source>.parquet); no dot files, no separators, no "..", no percent or backslash tricks.
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_DEPTH = 4
-SUMMARY_FILE = "run-summary.json"
+SUMMARY_FILE = RUN_SUMMARY
 TEMPLATE = Path(__file__).with_name("outputs.html.j2")
 # The quality page's own policy (tthc.quality.page.CSP), repeated as a header; frame-ancestors lets the UI
 # (same origin) show the pages in its tab and nobody else frame them.
@@ -63,8 +65,7 @@ CONTENT_TYPES = {
     ".parquet": "application/vnd.apache.parquet",
 }
 INLINE = {".pdf", ".json", ".html"}  # shown by the browser; anything else is downloaded with its name
-REPORT_KINDS = (("docx", ".docx", "Report (Word)"), ("pdf", ".pdf", "Report (PDF)"),
-                ("evidence", ".evidence.json", "Evidence"))
+REPORT_KINDS = (("docx", "Report (Word)"), ("pdf", "Report (PDF)"), ("evidence", "Evidence"))
 
 app = FastAPI(
     title="TTHC run outputs",
@@ -211,11 +212,6 @@ def _units_of(info: RunInfo) -> list[tuple[str, str]]:
     return [(u.code, unit_label(u)) for u in units]
 
 
-def report_name(code: str, period: str, suffix: str) -> str:
-    """``bao-cao-tthc-<code>-<period><suffix>``, the name ``tthc.pipeline.report_path`` gives the report."""
-    return f"bao-cao-tthc-{code}-{period}{suffix}"
-
-
 def _report_file_kind(name: str, period: str) -> str | None:
     """The suffix of a report file name of ``period`` (or the run summary), None for any other name."""
     if name == SUMMARY_FILE:
@@ -265,9 +261,10 @@ def _district(root: Any, period: str, code: str, label: str, summary: dict[str, 
     reports = root / "reports" / period
     # The .docx is the report set's commit (written last, removed first): a PDF or evidence file without its
     # .docx is a leftover of an interrupted write, not part of a report, and is shown as not written.
-    has_docx = _is_file(reports / report_name(code, period, ".docx"))
-    for kind, suffix, _ in REPORT_KINDS:
-        name = report_name(code, period, suffix)
+    names = report_names(code, period)
+    has_docx = _is_file(reports / names["docx"])
+    for kind, _ in REPORT_KINDS:
+        name = names[kind]
         path = reports / name
         district.files[kind] = ({"href": f"reports/{quote(name)}", "name": name, "size": _human_size(_size(path))}
                                 if has_docx and _is_file(path) else {})

@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 
 from tthc.periods import CONVENTIONS, Period, PeriodError, period_from_interval
 
-DAG_ID = "tthc_monthly_report"
-
 
 def period_label(period: Period) -> str:
     """``Báo cáo tháng MM/YYYY (kỳ DD/MM/YYYY – DD/MM/YYYY)``: the month, then its first and last local day."""
