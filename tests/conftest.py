@@ -134,10 +134,9 @@ class _Inbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Inbox]:
-    """A real SMTP server on loopback (aiosmtpd), and Airflow's ``smtp_default`` connection pointing at it."""
-    import json
+@contextmanager
+def local_smtp() -> Iterator[tuple[_Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port: (what it received, its port); stopped after."""
     import socket
 
     from aiosmtpd.controller import Controller
@@ -148,14 +147,23 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Inbox]:
     inbox = _Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
-        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "tthc-pipeline@tinh.example",
-                  "retry_limit": 1, "timeout": 5}}))
     try:
-        yield inbox
+        yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Inbox]:
+    """A real SMTP server on loopback, and Airflow's ``smtp_default`` connection pointing at it."""
+    import json
+
+    with local_smtp() as (inbox, port):
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+            "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "tthc-pipeline@tinh.example",
+                      "retry_limit": 1, "timeout": 5}}))
+        yield inbox
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: Playwright's own browser downloads are not available

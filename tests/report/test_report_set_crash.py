@@ -118,12 +118,9 @@ def run_child(script: Path, root: Path, kind: str, nth: int, run_id: str = NEW_R
 
 
 def rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    engine = warehouse.engine_for(url(root))
-    try:
+    with warehouse.connected(url(root)) as engine:
         return (warehouse.dossier_rows(engine, PERIOD.name, UNIT.code),
                 warehouse.feedback_row(engine, PERIOD.name, UNIT.code))
-    finally:
-        engine.dispose()
 
 
 def same(a: Any, b: Any) -> bool:

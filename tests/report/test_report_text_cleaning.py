@@ -113,9 +113,8 @@ def stored(config, unit, tmp_path: Path) -> tuple[Path, str]:
     """A data root whose warehouse holds the model rows, with the evidence of the same computation."""
     root, url = tmp_path / "data", f"sqlite:///{tmp_path / 'warehouse.db'}"
     rows = model_rows(config)
-    engine = warehouse.engine_for(url)
-    warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
-    engine.dispose()
+    with warehouse.connected(url) as engine:
+        warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
     evidence = {"run_id": "run-1", "dossier_metrics": rows, "feedback_metrics": MODEL_FEEDBACK}
     path = pipeline.evidence_path(root, PERIOD, unit)
     path.parent.mkdir(parents=True)

@@ -15,7 +15,6 @@ environment.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _Inbox
+from tests.conftest import _Inbox, local_smtp
 from tests.scheduler.stack import DAG_ID, ROOT, AirflowStack, StackOptions, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.services]
@@ -38,18 +37,8 @@ MAIL_TIMEOUT = 240
 @pytest.fixture(scope="module")
 def inbox() -> Iterator[tuple[_Inbox, int]]:
     """A real SMTP server on loopback for the whole module (the components start once per module)."""
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    received = _Inbox()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield received, port
-    finally:
-        controller.stop()
+    with local_smtp() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -137,8 +137,7 @@ def test_the_next_scheduled_run_is_the_latest_closed_period_after_the_delay(airf
 def test_backfill_reports_and_warehouse_match_the_independent_computation(airflow_stack: AirflowStack,
                                                                           runs: dict[str, Any]) -> None:
     run_ids = {period.name: run["dag_run_id"] for period, run in zip(BACKFILLED, runs["backfill_runs"], strict=True)}
-    engine = warehouse.engine_for(airflow_stack.warehouse_url)
-    try:
+    with warehouse.connected(airflow_stack.warehouse_url) as engine:
         for period in BACKFILLED:
             folder = airflow_stack.data_root / "reports" / period.name
             for district in DISTRICTS:
@@ -171,8 +170,6 @@ def test_backfill_reports_and_warehouse_match_the_independent_computation(airflo
                                                                                      table.c.district_code)))
         want = {(p.name, d): 1 for p in BACKFILLED for d in DISTRICTS} | {(MANUAL.name, "872"): 1}
         assert counts == want
-    finally:
-        engine.dispose()
 
 
 def test_manual_run_reports_the_period_that_contains_its_logical_date(airflow_stack: AirflowStack,
@@ -192,14 +189,11 @@ def test_manual_run_reports_the_period_that_contains_its_logical_date(airflow_st
     evidence = json.loads((folder / f"bao-cao-tthc-872-{MANUAL.name}.evidence.json").read_text(encoding="utf-8"))
     assert evidence["period"] == MANUAL.name and evidence["run_id"] == run["dag_run_id"]
     want_rows, want_feedback = expected("872", MANUAL)
-    engine = warehouse.engine_for(airflow_stack.warehouse_url)
-    try:
+    with warehouse.connected(airflow_stack.warehouse_url) as engine:
         got = {(r["level"], r["unit_code"]): r for r in warehouse.dossier_rows(engine, MANUAL.name, "872")}
         assert {k: {n: got[k][n] for n in want} for k, want in want_rows.items()} == want_rows
         feedback = warehouse.feedback_row(engine, MANUAL.name, "872")
         assert feedback is not None and {n: feedback[n] for n in want_feedback} == want_feedback
-    finally:
-        engine.dispose()
 
 
 def test_run_without_logical_date_fails_at_plan_run_saying_how_to_trigger(airflow_stack: AirflowStack,
