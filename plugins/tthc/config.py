@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tthc.periods import CONVENTIONS
+from tthc.phrases import Phrases, PhrasesError, load_phrases
 from tthc.text import clean_tree
 from tthc.units import Hierarchy, load_hierarchy
 
@@ -53,7 +54,13 @@ class Signer(_Strict):
 
 
 class ReportSettings(_Strict):
-    """What a report cites and to whom it goes; defaults overlaid by a unit's and a period's values."""
+    """What a report cites, to whom it goes, who signs it, and the words of its variable sentences.
+
+    Defaults overlaid by a unit's and a period's values; the phrases come from the phrase file
+    beside the template (``report_phrases``), the same for every unit.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     recipient: str
     implements: list[Document]  # the documents whose implementation is reported (subject line)
@@ -63,6 +70,7 @@ class ReportSettings(_Strict):
     distribution: list[str]  # "Nơi nhận" items after the recipient line ("Như trên" first)
     archive: str  # the "Lưu:" item, e.g. "VT, NCVN (s)"
     signer: Signer = Field(default_factory=Signer)
+    phrases: Phrases
 
 
 class Targets(_Strict):
@@ -177,6 +185,7 @@ class Quality(_Strict):
 class PipelineConfig(_Strict):
     units_file: str  # relative to include/
     template: str  # relative to include/
+    phrases: str  # relative to include/: the variable wording of the report, beside the template
     inputs_dir: str = "inputs"  # relative to include/
     schedule: Schedule = Field(default_factory=Schedule)
     targets: Targets = Field(default_factory=Targets)
@@ -201,6 +210,18 @@ class PipelineConfig(_Strict):
         return self.include_dir / self.template
 
     @property
+    def phrases_path(self) -> Path:
+        return self.include_dir / self.phrases
+
+    @cached_property
+    def report_phrases(self) -> Phrases:
+        """The phrase file, checked (``tthc.phrases``); an error names the file, the entry and what is allowed."""
+        try:
+            return load_phrases(self.phrases_path)
+        except PhrasesError as exc:
+            raise ConfigError(f"{exc}. Fix the phrase file (see its first lines), then rerun") from None
+
+    @property
     def inputs_path(self) -> Path:
         return self.include_dir / self.inputs_dir
 
@@ -208,8 +229,11 @@ class PipelineConfig(_Strict):
         """Defaults, overlaid by the unit's values, overlaid by the unit's values for that period."""
         merged = _merge(self.report_defaults, self.report_units.get(unit_code, {}))
         merged = _merge(merged, self.report_periods.get(unit_code, {}).get(period_name, {}))
+        if "phrases" in merged:
+            raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: phrases are not set per "
+                              f"unit; edit the phrase file {self.phrases_path} (the setting phrases:)")
         try:
-            return ReportSettings.model_validate(merged)
+            return ReportSettings.model_validate({**merged, "phrases": self.report_phrases})
         except ValidationError as exc:
             raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: {exc}") from exc
 
@@ -254,7 +278,8 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"configuration file {path} is invalid:\n{exc}") from exc
-    for what, target in (("units_file", config.include_dir / config.units_file), ("template", config.template_path)):
+    for what, target in (("units_file", config.include_dir / config.units_file), ("template", config.template_path),
+                         ("phrases", config.phrases_path)):
         if not target.exists():
             raise ConfigError(
                 f"{path}: {what} not found at {target}. Paths in this file are relative to include_dir "

@@ -59,7 +59,7 @@ def with_rates(rows, level, **rates):
 def test_city_wording_follows_the_unit_and_its_children(config, tmp_path):
     context, _ = context_for(config, code="866", inputs=None)  # Thành phố Cao Lãnh: phường and xã
     assert context["unit"]["children_kinds"] == "phường, xã"
-    assert context["levels"] == {"huyen": "cấp thành phố", "xa": "cấp xã"}
+    assert context["digitization"]["dossier"].startswith("cấp thành phố")
     text = body_text(context, tmp_path)
     assert "THÀNH PHỐ CAO LÃNH" in text and "Cao Lãnh, ngày" in text
     assert "UBND thành phố thường xuyên chỉ đạo Bộ phận Một cửa thành phố và các phường, xã" in text

@@ -92,7 +92,7 @@ def test_sweep_removes_folders_of_dead_processes_and_ends_what_runs_in_them(tmp_
     import subprocess
     import sys
 
-    from tthc.report import SCRATCH_PREFIX, _pid_alive, sweep_scratch
+    from tthc.report.pdf import SCRATCH_PREFIX, _pid_alive, sweep_scratch
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)

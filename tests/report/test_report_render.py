@@ -11,16 +11,11 @@ from pathlib import Path
 import docx
 import pytest
 from docx.oxml.ns import qn
-from docxtpl import DocxTemplate
 from jinja2 import UndefinedError
 from model_data import MODEL_FEEDBACK, PERIOD, ROOT, TEMPLATE, model_rows
 
 from tthc.inputs import load_inputs
 from tthc.report import build_context, render_report
-
-# Context keys the template does not use on purpose: ``meta`` feeds the document properties and
-# ``province`` is there for a clerk who wants to name the province in a sentence.
-NOT_IN_TEMPLATE = {"meta", "province"}
 
 
 def all_text(path) -> str:
@@ -30,13 +25,6 @@ def all_text(path) -> str:
         for header in (section.header, section.first_page_header):
             parts += [t.text or "" for t in header._element.iter(qn("w:t"))]
     return "".join(parts)
-
-
-def test_template_variables_are_those_of_the_context(model_context):
-    context, _ = model_context
-    used = DocxTemplate(str(TEMPLATE)).get_undeclared_template_variables()
-    assert used - set(context) == set(), "the template uses variables the context does not give"
-    assert set(context) - used == NOT_IN_TEMPLATE, "the context gives variables no template uses"
 
 
 def test_every_nested_placeholder_resolves(model_docx):
