@@ -7,7 +7,6 @@ the run at load with a message naming the file and the field, not surface as a w
 
 from __future__ import annotations
 
-import logging
 import os
 import unicodedata
 from datetime import date
@@ -15,15 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tthc.periods import CONVENTIONS
 from tthc.phrases import Phrases, PhrasesError, load_phrases
-from tthc.text import clean_tree
+from tthc.text import read_yaml
 from tthc.units import Hierarchy, load_hierarchy
 
-log = logging.getLogger(__name__)
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 DEFAULT_CONFIG = INCLUDE_DIR / "config" / "pipeline.yaml"
 CONFIG_ENV = "TTHC_CONFIG"
@@ -258,16 +255,8 @@ def _nfc(value: Any) -> Any:
 def load_config(path: str | Path | None = None) -> PipelineConfig:
     """Load and validate the configuration (``TTHC_CONFIG`` or the bundled file), checking every unit."""
     path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise ConfigError(f"configuration file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from exc
     # NFC, and no control, bidi-override or invisible character reaches a signed document from here either.
-    raw, cleaned = clean_tree(raw)
-    for field in cleaned:
-        log.warning("configuration file %s: field %s contained control or invisible characters: removed", path, field)
+    raw = read_yaml(path, "configuration file", ConfigError) or {}
     # YAML reads unquoted codes such as 872 as ints: codes are strings everywhere.
     for key in ("report_units", "report_periods"):
         if isinstance(raw.get(key), dict):

@@ -15,17 +15,12 @@ entry and what is allowed, never a report with a hole or a stray brace.
 
 from __future__ import annotations
 
-import logging
 import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tthc.text import clean_tree
-
-log = logging.getLogger(__name__)
+from tthc.text import read_yaml
 
 # Every section, its cases and the placeholders each case may use. The comments of the bundled
 # file (include/templates/bao-cao-thang.phrases.yaml) say when each case is chosen.
@@ -135,13 +130,4 @@ def check_phrases(raw: Any, source: str) -> Phrases:
 
 def load_phrases(path: Path) -> Phrases:
     """Read and check a phrase file (NFC, control and invisible characters removed, as for the configuration)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PhrasesError(f"phrase file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise PhrasesError(f"phrase file {path} is not valid YAML: {exc}") from None
-    cleaned, fields = clean_tree(raw)
-    for field in fields:
-        log.warning("phrase file %s: entry %s contained control or invisible characters: removed", path, field)
-    return check_phrases(cleaned, str(path))
+    return check_phrases(read_yaml(path, "phrase file", PhrasesError), str(path))

@@ -14,8 +14,14 @@ parameter).
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
 
 # Line and paragraph separators mean a new line; the letter's paragraphs come from the template.
 _AS_NEWLINE = {"\u2028", "\u2029", "\u0085"}  # LINE SEPARATOR, PARAGRAPH SEPARATOR, NEXT LINE (C1)
@@ -108,3 +114,24 @@ def clean_tree(value: Any, where: str = "") -> tuple[Any, list[str]]:
             paths += found
         return items, paths
     return value, []
+
+
+def read_yaml(path: Path, what: str, error: type[Exception]) -> Any:
+    """A YAML file people edit (``what``: "configuration file", "phrase file"), every string cleaned.
+
+    One reading for the files whose text reaches a signed document: a missing file, invalid YAML or a
+    file that is not UTF-8 raises ``error`` naming ``what`` and the path; each cleaned field gets one
+    warning naming it (cleaning silently would hide that the file was odd).
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{what} {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text: save it as UTF-8 ({exc})") from None
+    cleaned, fields = clean_tree(raw)
+    for field in fields:
+        log.warning("%s %s: field %s contained control or invisible characters: removed", what, path, field)
+    return cleaned
