@@ -51,33 +51,42 @@ def chart_png(
         fig = Figure(figsize=(CHART_WIDTH_MM / 25.4, bars_h + trend_h + 0.6), dpi=CHART_DPI)
         FigureCanvasAgg(fig)
         axes = fig.subplots(2 if trend else 1, 1, squeeze=False, height_ratios=[bars_h, trend_h] if trend else None)
-        ax = axes[0][0]
-        names = [name for name, _ in communes]
-        for i, (key, label, color) in enumerate(SERIES):
-            ys = [pos + (i - 0.5) * 0.38 for pos in range(len(communes))]
-            values = [float(row[key]) if row[key] is not None else 0.0 for _, row in communes]
-            ax.barh(ys, values, height=0.36, color=color, label=label)
-            for y, (_, row) in zip(ys, communes, strict=True):
-                text = ABSENT_CELL if row[key] is None else fmt_decimal(row[key])
-                ax.text((float(row[key]) if row[key] is not None else 0.0) + 1, y, text, va="center", fontsize=6)
-        ax.set_yticks(range(len(communes)), names)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 112)
-        ax.xaxis.set_major_formatter(percent)
-        ax.set_title(f"Theo đơn vị cấp xã, tháng {period_label}")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+        _commune_bars(axes[0][0], communes, period_label, percent)
         if trend:
-            ax2 = axes[1][0]
-            xs = range(len(trend))
-            for key, label, color in SERIES:
-                points = [(x, float(row[key])) for x, (_, row) in zip(xs, trend, strict=True) if row[key] is not None]
-                ax2.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, color=color,
-                         label=label)
-            ax2.set_xticks(list(xs), [label for label, _ in trend], rotation=45, ha="right")
-            ax2.set_ylim(0, 105)
-            ax2.yaxis.set_major_formatter(percent)
-            ax2.set_title(f"{unit.name}: {len(trend)} kỳ báo cáo gần nhất")
+            _trend_lines(axes[1][0], unit, trend, percent)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=CHART_DPI, metadata={"Software": None})
     return out.getvalue()
+
+
+Labelled = Sequence[tuple[str, Mapping[str, Any]]]
+
+
+def _commune_bars(ax: Any, communes: Labelled, period_label: str, percent: Any) -> None:
+    """Both rates of each commune as paired horizontal bars, each with its figure ("—" where nothing arose)."""
+    for i, (key, label, color) in enumerate(SERIES):
+        ys = [pos + (i - 0.5) * 0.38 for pos in range(len(communes))]
+        values = [float(row[key]) if row[key] is not None else 0.0 for _, row in communes]
+        ax.barh(ys, values, height=0.36, color=color, label=label)
+        for y, value, (_, row) in zip(ys, values, communes, strict=True):
+            text = ABSENT_CELL if row[key] is None else fmt_decimal(row[key])
+            ax.text(value + 1, y, text, va="center", fontsize=6)
+    ax.set_yticks(range(len(communes)), [name for name, _ in communes])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 112)
+    ax.xaxis.set_major_formatter(percent)
+    ax.set_title(f"Theo đơn vị cấp xã, tháng {period_label}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
+
+
+def _trend_lines(ax: Any, unit: ReportingUnit, trend: Labelled, percent: Any) -> None:
+    """Both rates of the unit over its recent periods; a period without a rate leaves a gap in its line."""
+    xs = range(len(trend))
+    for key, label, color in SERIES:
+        points = [(x, float(row[key])) for x, (_, row) in zip(xs, trend, strict=True) if row[key] is not None]
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, color=color, label=label)
+    ax.set_xticks(list(xs), [label for label, _ in trend], rotation=45, ha="right")
+    ax.set_ylim(0, 105)
+    ax.yaxis.set_major_formatter(percent)
+    ax.set_title(f"{unit.name}: {len(trend)} kỳ báo cáo gần nhất")
