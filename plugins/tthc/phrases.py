@@ -39,6 +39,7 @@ CASES: dict[str, dict[str, tuple[str, ...]]] = {
         "plan": ("unit_kind", "plan"),
         "no_plan": (),
         "lead": ("unit_kind", "children_kinds", "lead"),
+        "lead_own_desk": ("unit_kind", "lead"),
         "no_lead": (),
         "count": ("count",),
         "no_count": (),
@@ -47,6 +48,8 @@ CASES: dict[str, dict[str, tuple[str, ...]]] = {
         "not_reported": (),
     },
     "hotline": {
+        "handled_by": ("unit_kind",),
+        "handled_by_own_desk": ("unit_kind",),
         "about_procedures": ("count",),
         "none_about_procedures": (),
     },

@@ -11,6 +11,7 @@ from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, make_row, model_rows
 
 from tthc.inputs import OperatorInputs, load_inputs
 from tthc.report import build_context, render_report
+from tthc.units import ReportingUnit
 
 
 def _counts(row: dict) -> dict:
@@ -198,3 +199,40 @@ def test_unknown_commune_rows_are_ignored_with_a_warning(config):
     context, warnings = context_for(config, rows=rows)
     assert any("99999" in w for w in warnings)
     assert len(context["annex"]["communes"]) == len(config.hierarchy.get("872").children)
+
+
+def ward_context(config, history=None):
+    """A ward reporting for itself (no unit under it, as after the 2025 reform), with the model's district figures."""
+    ward = ReportingUnit(code="30280", name="Phường An Bình", short_name="An Bình", kind="phường")
+    own = _counts(model_rows(config)[0])  # the model district's own desk
+    rows = [make_row("huyen", ward.code, own, district=ward.code),
+            make_row("xa", ward.code, dict.fromkeys(own, 0), district=ward.code),
+            make_row("tong", ward.code, own, district=ward.code)]
+    settings = config.report_settings("872", PERIOD.name).model_copy(
+        update={"inspection_lead": "Văn phòng HĐND và UBND phường", "distribution": ["Như trên"]})
+    return build_context(unit=ward, province=config.hierarchy.province, settings=settings, targets=config.targets,
+                         period=PERIOD, dossier_rows=rows, feedback=dict(MODEL_FEEDBACK, district_code=ward.code),
+                         inputs=None, history=history)
+
+
+def test_a_unit_reporting_for_itself_speaks_of_its_own_desk_only(config, tmp_path):
+    context, _ = ward_context(config)
+    text = body_text(context, tmp_path)
+    assert "UBND phường thường xuyên chỉ đạo Bộ phận Một cửa phường thực hiện nghiêm quy trình" in text
+    assert "tỷ lệ số hóa hồ sơ trong giải quyết thủ tục hành chính đạt 100%; tỷ lệ số hóa kết quả giải quyết thủ " \
+           "tục hành chính đạt 71,26%." in text
+    assert "Giao Văn phòng HĐND và UBND phường làm Trưởng đoàn kiểm tra công vụ tại các bộ phận thuộc Ủy ban " \
+           "nhân dân phường và thường xuyên" in text
+    assert "các bộ phận chuyên môn của Ủy ban nhân dân phường đã chủ động phối hợp" in text
+    letter, annex = text.split("\nPhụ lục\n")  # the annex heading; its tables are read after every paragraph
+    assert "xã" not in letter, "commune wording in a ward's own report"
+    assert "Phường An Bình" in annex and "Cấp xã" not in annex and "Tổng cộng" not in annex
+    assert context["chart"] is None and "Biểu đồ" not in annex  # no commune to draw, no earlier month
+
+
+def test_a_unit_reporting_for_itself_charts_its_trend_alone(config, tmp_path):
+    earlier = make_row("tong", "30280", _counts(model_rows(config)[0]), district="30280",
+                       period=PERIOD.previous().name)
+    context, _ = ward_context(config, history=[earlier])
+    assert context["chart"] and context["change"]
+    assert "Biểu đồ" in body_text(context, tmp_path).split("\nPhụ lục\n")[1]

@@ -164,7 +164,8 @@ def report_text(context: dict, template: Path, out: Path) -> str:
 
 def test_a_sentence_changed_in_word_reaches_the_report(model_context, tmp_path):
     edited = tmp_path / "edited.docx"
-    edit_in_word(TEMPLATE, edited, "thường xuyên chỉ đạo Bộ phận Một cửa", "luôn chỉ đạo sát sao Bộ phận Một cửa")
+    edit_in_word(TEMPLATE, edited, "thường xuyên chỉ đạo Bộ phận Một cửa {{ unit.kind }} và",
+                 "luôn chỉ đạo sát sao Bộ phận Một cửa {{ unit.kind }} và")
     text = report_text(model_context[0], edited, tmp_path / "report.docx")
     assert "UBND huyện luôn chỉ đạo sát sao Bộ phận Một cửa huyện" in text
     assert "thường xuyên chỉ đạo Bộ phận Một cửa" not in text

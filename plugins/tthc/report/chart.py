@@ -27,7 +27,7 @@ def chart_png(
     trend: Sequence[tuple[str, Mapping[str, Any]]],
     period_label: str,
 ) -> bytes:
-    """The annex chart as PNG bytes, identical for identical data.
+    """The annex chart as PNG bytes, identical for identical data: commune bars, the trend, or both (not neither).
 
     Left to matplotlib's defaults a PNG carries the library version, and the picture follows the
     host's matplotlibrc and fonts; here the settings start from matplotlib's defaults, the font is
@@ -46,14 +46,17 @@ def chart_png(
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # a matplotlibrc on the worker must not change the picture
         matplotlib.rcParams.update(rc)  # type: ignore[arg-type]  # matplotlib types its keys as a Literal
-        bars_h = 0.6 + 0.28 * max(len(communes), 1)
+        bars_h = 0.6 + 0.28 * len(communes) if communes else 0  # a unit reporting for itself has no bars
         trend_h = 2.2 if trend else 0
+        heights = [height for height in (bars_h, trend_h) if height]
         fig = Figure(figsize=(CHART_WIDTH_MM / 25.4, bars_h + trend_h + 0.6), dpi=CHART_DPI)
         FigureCanvasAgg(fig)
-        axes = fig.subplots(2 if trend else 1, 1, squeeze=False, height_ratios=[bars_h, trend_h] if trend else None)
-        _commune_bars(axes[0][0], communes, period_label, percent)
+        axes = fig.subplots(len(heights), 1, squeeze=False, height_ratios=heights if len(heights) > 1 else None)
+        panels = iter(row[0] for row in axes)
+        if communes:
+            _commune_bars(next(panels), communes, period_label, percent)
         if trend:
-            _trend_lines(axes[1][0], unit, trend, percent)
+            _trend_lines(next(panels), unit, trend, percent)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=CHART_DPI, metadata={"Software": None})

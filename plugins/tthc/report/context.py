@@ -63,6 +63,11 @@ def _children_kinds(unit: ReportingUnit) -> str:
     return ", ".join(kinds) if kinds else "xã"
 
 
+def _reports_for_itself(unit: ReportingUnit) -> bool:
+    """A unit with no unit under it (a commune or ward after the 2025 reform) reports on its own desk alone."""
+    return not unit.children
+
+
 def _join(items: list[str], last: str) -> str:
     if len(items) < 2:
         return "".join(items)
@@ -159,7 +164,7 @@ def _missing_inputs(inputs: OperatorInputs | None, period: Period, unit: Reporti
     ) if missing]
 
 
-def _digitization(levels: Rows, shortcomings: Mapping[str, Any], level_names: Mapping[str, str],
+def _digitization(levels: Rows, shortcomings: Mapping[str, Any], level_names: Mapping[str, str] | None,
                   phrases: Phrases) -> dict[str, str]:
     """The digitization point: its closing phrase and the dossier and result rates at both levels."""
     on_target = not (shortcomings["dossier_digitization"] or shortcomings["result_digitization"])
@@ -170,18 +175,23 @@ def _digitization(levels: Rows, shortcomings: Mapping[str, Any], level_names: Ma
     }
 
 
-def _rate_by_level(levels: Rows, key: str, level_names: Mapping[str, str], phrases: Phrases) -> str:
-    """A rate at both levels: one phrase when they are equal ("cấp huyện, cấp xã đạt tỷ lệ 100%"), else each."""
-    huyen, xa = _as_decimal(levels["huyen"][key]), _as_decimal(levels["xa"][key])
-    names = {"district_level": level_names["huyen"], "commune_level": level_names["xa"]}
-    if huyen is not None and huyen == xa:
-        return phrases.say("digitization", "same_rate", **names, rate=fmt_rate(levels["huyen"][key]))
+def _rate_by_level(levels: Rows, key: str, level_names: Mapping[str, str] | None, phrases: Phrases) -> str:
+    """A rate at both levels: one phrase when they are equal ("cấp huyện, cấp xã đạt tỷ lệ 100%"), else each.
+
+    ``level_names`` is None for a unit that reports for itself: its one level is written alone ("đạt 100%").
+    """
 
     def one(value: Any) -> str:
         if value is None:
             return phrases.say("digitization", "level_none")
         return phrases.say("digitization", "level_rate", rate=fmt_rate(value))
 
+    if level_names is None:
+        return one(levels["huyen"][key])
+    huyen, xa = _as_decimal(levels["huyen"][key]), _as_decimal(levels["xa"][key])
+    names = {"district_level": level_names["huyen"], "commune_level": level_names["xa"]}
+    if huyen is not None and huyen == xa:
+        return phrases.say("digitization", "same_rate", **names, rate=fmt_rate(levels["huyen"][key]))
     return phrases.say("digitization", "by_level", **names, district=one(levels["huyen"][key]),
                        commune=one(levels["xa"][key]))
 
@@ -199,17 +209,24 @@ def _inspection(unit: ReportingUnit, settings: ReportSettings, inputs: OperatorI
     return {
         "plan": phrases.say("inspection", "plan", unit_kind=unit.kind, plan=settings.inspection_plan)
         if settings.inspection_plan else phrases.say("inspection", "no_plan"),
-        "lead": phrases.say("inspection", "lead", unit_kind=unit.kind, children_kinds=_children_kinds(unit),
-                            lead=settings.inspection_lead)
-        if settings.inspection_lead else phrases.say("inspection", "no_lead"),
+        "lead": _inspection_lead(unit, settings.inspection_lead, phrases),
         "count": phrases.say("inspection", "count", count=fmt_count(found.count))
         if found and found.count else phrases.say("inspection", "no_count"),
         "result": result,
     }
 
 
-def _hotline(feedback: Mapping[str, Any], phrases: Phrases) -> dict[str, Any]:
-    """The hotline point: which of its three paragraphs applies, and its figures."""
+def _inspection_lead(unit: ReportingUnit, lead: str | None, phrases: Phrases) -> str:
+    """Who leads the inspections, over the unit's bodies and, for a unit with communes, theirs."""
+    if not lead:
+        return phrases.say("inspection", "no_lead")
+    if _reports_for_itself(unit):
+        return phrases.say("inspection", "lead_own_desk", unit_kind=unit.kind, lead=lead)
+    return phrases.say("inspection", "lead", unit_kind=unit.kind, children_kinds=_children_kinds(unit), lead=lead)
+
+
+def _hotline(unit: ReportingUnit, feedback: Mapping[str, Any], phrases: Phrases) -> dict[str, Any]:
+    """The hotline point: which of its three paragraphs applies, who handles the feedback, and its figures."""
     received, about, late = (int(feedback[key]) for key in
                              ("feedback_received", "feedback_about_procedures", "feedback_late"))
     return {
@@ -219,6 +236,8 @@ def _hotline(feedback: Mapping[str, Any], phrases: Phrases) -> dict[str, Any]:
         "late": fmt_count(late),
         "about": phrases.say("hotline", "about_procedures", count=fmt_count(about))
         if about else phrases.say("hotline", "none_about_procedures"),
+        "handled_by": phrases.say("hotline", "handled_by_own_desk" if _reports_for_itself(unit) else "handled_by",
+                                  unit_kind=unit.kind),
     }
 
 
@@ -284,13 +303,18 @@ def _change(history: list[dict] | None, total: Mapping[str, Any], period: Period
 
 def _chart(unit: ReportingUnit, period: Period, communes: list[tuple[str, Mapping[str, Any]]],
            total: Mapping[str, Any], history: list[dict] | None, warnings: list[str]) -> bytes | None:
-    """The annex chart's PNG: the communes' rates, and the unit's trend over the periods the warehouse holds."""
+    """The annex chart's PNG: the communes' rates, and the unit's trend over the periods the warehouse holds.
+
+    None when there is nothing to draw: no commune (a unit reporting for itself) and no earlier period.
+    """
     from tthc.report.chart import chart_png
 
     label = f"{period.month}/{period.year}"
     earlier: list[tuple[str, Mapping[str, Any]]] = [
         (_label(row["period"]), row) for row in (history or []) if str(row.get("period")) < period.name]
     trend = [*earlier[-(TREND_PERIODS - 1):], (label, total)] if earlier else []
+    if not communes and not trend:  # a unit reporting for itself, in its first month in the warehouse
+        return None
     try:
         return chart_png(unit, communes, trend, label)
     except ImportError:
@@ -298,15 +322,23 @@ def _chart(unit: ReportingUnit, period: Period, communes: list[tuple[str, Mappin
         return None
 
 
-def _annex(levels: Rows, communes: list[tuple[str, Mapping[str, Any]]], feedback: Mapping[str, Any],
-           district_level: str) -> dict[str, Any]:
-    """The annex tables' cells: both levels, each commune, the total, and the hotline's figures."""
+def _annex(unit: ReportingUnit, levels: Rows, communes: list[tuple[str, Mapping[str, Any]]],
+           feedback: Mapping[str, Any]) -> dict[str, Any]:
+    """The annex tables' cells: both levels, each commune, the total, and the hotline's figures.
+
+    A unit that reports for itself has one row, its own desk under its name; ``xa`` and ``tong``
+    are None, and the template leaves out the rows of the commune level and the total.
+    """
+    feedback_cells = {key: fmt_count(int(feedback[key])) for key in FEEDBACK_KEYS}
+    if _reports_for_itself(unit):
+        return {"huyen": _cells(levels["huyen"], "1", unit.name), "xa": None, "tong": None, "communes": [],
+                "feedback": feedback_cells}
     return {
-        "huyen": _cells(levels["huyen"], "1", district_level[0].upper() + district_level[1:]),
+        "huyen": _cells(levels["huyen"], "1", f"Cấp {unit.kind}"),
         "xa": _cells(levels["xa"], "2", "Cấp xã"),
         "tong": _cells(levels["tong"], "", "Tổng cộng"),
         "communes": [_cells(row, f"2.{i}", name) for i, (name, row) in enumerate(communes, start=1)],
-        "feedback": {key: fmt_count(int(feedback[key])) for key in FEEDBACK_KEYS},
+        "feedback": feedback_cells,
     }
 
 
@@ -346,7 +378,7 @@ def build_context(
     communes = _communes(unit, commune_rows, warnings)
 
     total, phrases = levels["tong"], settings.phrases
-    level_names = {"huyen": f"cấp {unit.kind}", "xa": "cấp xã"}
+    level_names = None if _reports_for_itself(unit) else {"huyen": f"cấp {unit.kind}", "xa": "cấp xã"}
     shortcomings = _shortcomings(total, feedback, targets, inputs)
     kind_name = f"{unit.kind} {unit.short_name}"
     implements_full = _join([_citation(doc) for doc in settings.implements], " và ")
@@ -359,6 +391,7 @@ def build_context(
             "kind_name": kind_name,
             "name_upper": unit.name.upper(),
             "children_kinds": _children_kinds(unit),
+            "reports_for_itself": _reports_for_itself(unit),
         },
         "province": {"name": province.name, "short_name": province.short_name},
         "period": {
@@ -378,7 +411,7 @@ def build_context(
         + (f" về việc {settings.request.about}" if settings.request.about else ""),
         "digitization": _digitization(levels, shortcomings, level_names, phrases),
         "inspection": _inspection(unit, settings, inputs),
-        "hotline": _hotline(feedback, phrases),
+        "hotline": _hotline(unit, feedback, phrases),
         "resources": _sentence(inputs.resources) if inputs and inputs.resources else None,
         "assessment": [_sentence(text) for text in inputs.assessment] if inputs else [],
         "change": _change(history, total, period, phrases, warnings),
@@ -390,7 +423,7 @@ def build_context(
             "capacity": settings.signer.capacity,
             "name": settings.signer.name or "",
         },
-        "annex": _annex(levels, communes, feedback, level_names["huyen"]),
+        "annex": _annex(unit, levels, communes, feedback),
         "chart": _chart(unit, period, communes, total, history, warnings),
         "meta": {
             "unit_code": unit.code,
