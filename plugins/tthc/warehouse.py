@@ -3,14 +3,20 @@
 Why delete-then-insert in one transaction: recomputing a period must replace its rows, never add
 to them, and a reader must never see a district's period half-replaced. The same code serves the
 embedded SQLite file and PostgreSQL (SQLAlchemy Core, no dialect-specific SQL).
+
+The tables below are the schema this code reads and writes; ``tthc.warehouse_migrations`` holds the
+revisions that bring a warehouse to it. A column added here needs a revision there (a test fails
+until it has one).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,9 +32,10 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
 )
+from sqlalchemy.engine import URL
 
+from tthc import warehouse_migrations
 from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS
 
 metadata = MetaData()
@@ -75,23 +82,48 @@ def connected(url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-# Any constant: the key of the PostgreSQL advisory lock that serialises creating the tables.
-_CREATE_LOCK = 0x7448_4843
-
-
 def engine_for(url: str) -> Engine:
-    """An engine for ``sqlite:///<absolute path>`` or ``postgresql://...``; tables are created if absent.
+    """An engine for ``sqlite:///<absolute path>`` or ``postgresql://...``, its schema at the newest revision.
 
-    Why a lock on PostgreSQL: the districts' tasks start together, and on an empty warehouse several
-    ``CREATE TABLE`` raced (one failed on ``pg_type_typname_nsp_index`` and waited for a retry). A
-    transaction-scoped advisory lock lets one create the tables while the others wait, then see them.
+    The first call of a process for a warehouse upgrades it (``tthc.warehouse_migrations.upgrade``:
+    creates an empty one, adopts one made before migrations, serialised across the districts' tasks);
+    the next ones trust it.
     """
     engine = create_engine(url, future=True, pool_pre_ping=True)
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
-        metadata.create_all(conn, checkfirst=True)
+    try:
+        _ensure_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
+
+
+# The warehouses this process has upgraded. Why remember: every step opens the warehouse, and the
+# check costs a lock and a round of catalogue queries each time; a task is a process, so a newer
+# revision deployed meanwhile arrives with a new process.
+_UPGRADED: set[str] = set()
+_UPGRADING = threading.Lock()
+
+
+def _ensure_schema(engine: Engine) -> None:
+    with _UPGRADING:
+        if _warehouse_key(engine.url) in _UPGRADED:
+            return
+        warehouse_migrations.upgrade(engine)
+        key = _warehouse_key(engine.url)
+        if key is not None:
+            _UPGRADED.add(key)
+
+
+def _warehouse_key(url: URL) -> str | None:
+    """The warehouse an engine reaches, or None when the next engine may reach a different one.
+
+    An in-memory SQLite database belongs to its engine, and a SQLite file that was removed (a reset, a
+    test) is a new, empty warehouse: both are upgraded again.
+    """
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    return url.render_as_string(hide_password=False)
 
 
 def replace_period(engine: Engine, period: str, district_code: str, dossier_rows: list[dict[str, Any]],
