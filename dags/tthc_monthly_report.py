@@ -29,31 +29,19 @@ from typing import Any
 
 from airflow.sdk import DAG, get_current_context, task, task_group
 
+from tthc import pipeline
 from tthc.config import load_config
+from tthc.district_month import DistrictMonth
 from tthc_airflow import DAG_ID
+from tthc_airflow.district_task import district_task
 from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
-from tthc_airflow.params import inputs_from_run, run_params
+from tthc_airflow.params import inputs_from_run, run_inputs, run_params
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
 SCHEDULE = CONFIG.schedule
 UNITS = [(u.code, u.name) for u in CONFIG.hierarchy.reporting_units]
-
-
-def _label_map_index(unit: dict[str, str]) -> None:
-    """Show the district's name on the task's map index in the UI."""
-    get_current_context()["district_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
-
-
-def _period(unit: dict[str, str]) -> Any:
-    from tthc.periods import parse_period
-
-    return parse_period(unit["period"], SCHEDULE.convention)
-
-
-def _unit(unit: dict[str, str]) -> Any:
-    return CONFIG.hierarchy.get(unit["code"])
 
 
 with DAG(
@@ -84,14 +72,14 @@ with DAG(
     def plan_run() -> list[dict[str, str]]:
         """Resolve the run's period (its data interval) and the districts to report on."""
         from tthc.periods import resolve_period
-        from tthc.pipeline import plan
 
         context = get_current_context()
         params, conf = context["params"], getattr(context.get("dag_run"), "conf", None) or {}
         with fail_fast():
             period = resolve_period(conf.get("period"), context.get("data_interval_start"),
                                     context.get("data_interval_end"), SCHEDULE.convention)
-            units = plan(CONFIG, period, params.get("districts") or [], with_inputs=inputs_from_run(params) is not None)
+            units = pipeline.plan(CONFIG, period, params.get("districts") or [],
+                                  with_inputs=inputs_from_run(params) is not None)
         print(f"period {period.name}: [{period.start.isoformat()}, {period.end.isoformat()}), "
               f"{len(units)} district(s): {', '.join(u['label'] for u in units)}")
         return units
@@ -100,62 +88,37 @@ with DAG(
     def per_district(unit: dict[str, str]) -> None:
         """One district's month: extract both sources, validate them, compute metrics, write the report."""
 
-        @task(map_index_template="{{ district_label }}", retries=3, multiple_outputs=False)
-        def extract_dossiers(unit: dict[str, str]) -> dict[str, Any]:
+        # Each task runs one step on the district's month (tthc_airflow.district_task: map index label,
+        # DistrictMonth, fail_fast); its docstring is its doc in the UI.
+
+        @district_task(CONFIG, retries=3)
+        def extract_dossiers(month: DistrictMonth) -> dict[str, Any]:
             """Dossiers open during the period, from the one-stop system (connection tthc_one_stop)."""
-            from tthc.pipeline import extract_dossiers as step
-            from tthc_airflow.hooks import OneStopHook, data_root
+            from tthc_airflow.hooks import OneStopHook
 
-            _label_map_index(unit)
-            hook, x = OneStopHook(), CONFIG.extraction
-            with fail_fast():
-                return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.page_size, x.limits()),
-                            data_root(), _period(unit), _unit(unit))
+            return pipeline.extract_dossiers(month, OneStopHook().fetcher(month.config.extraction))
 
-        @task(map_index_template="{{ district_label }}", retries=3, multiple_outputs=False)
-        def extract_feedback(unit: dict[str, str]) -> dict[str, Any]:
+        @district_task(CONFIG, retries=3)
+        def extract_feedback(month: DistrictMonth) -> dict[str, Any]:
             """Feedback received during the period, from the hotline 1022 (connection tthc_hotline_1022)."""
-            from tthc.pipeline import extract_feedback as step
-            from tthc_airflow.hooks import HotlineHook, data_root
+            from tthc_airflow.hooks import HotlineHook
 
-            _label_map_index(unit)
-            hook, x = HotlineHook(), CONFIG.extraction
-            with fail_fast():
-                return step(lambda d, f, t: hook.fetch(d, f, t, x.retry_policy(), x.feedback_limit, x.limits()),
-                            data_root(), _period(unit), _unit(unit))
+            return pipeline.extract_feedback(month, HotlineHook().fetcher(month.config.extraction))
 
-        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
-        def validate(unit: dict[str, str]) -> dict[str, Any]:
+        @district_task(CONFIG)
+        def validate(month: DistrictMonth) -> dict[str, Any]:
             """Great Expectations over the extracts and operator inputs: block, warn or quarantine per configuration."""
-            from tthc.pipeline import validate_sources as step
-            from tthc_airflow.hooks import data_root, warehouse_url
+            return pipeline.validate_sources(month, run_inputs())
 
-            _label_map_index(unit)
-            params = get_current_context()["params"]
-            with fail_fast():
-                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(), inputs_from_run(params))
-
-        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
-        def compute_metrics(unit: dict[str, str]) -> dict[str, Any]:
+        @district_task(CONFIG)
+        def compute_metrics(month: DistrictMonth) -> dict[str, Any]:
             """docs/metrics.md over the validated extracts, checked, replacing the period's rows in the warehouse."""
-            from tthc.pipeline import compute_metrics as step
-            from tthc_airflow.hooks import data_root, warehouse_url
+            return pipeline.compute_metrics(month, get_current_context()["run_id"])
 
-            _label_map_index(unit)
-            with fail_fast():
-                return step(data_root(), _period(unit), _unit(unit), warehouse_url(), get_current_context()["run_id"],
-                            quality=CONFIG.quality)
-
-        @task(map_index_template="{{ district_label }}", multiple_outputs=False)
-        def write_report(unit: dict[str, str]) -> dict[str, Any]:
+        @district_task(CONFIG)
+        def write_report(month: DistrictMonth) -> dict[str, Any]:
             """The district's report (.docx) from the warehouse rows, with the operator inputs."""
-            from tthc.pipeline import write_report as step
-            from tthc_airflow.hooks import data_root, warehouse_url
-
-            _label_map_index(unit)
-            params = get_current_context()["params"]
-            with fail_fast():
-                return step(CONFIG, data_root(), _period(unit), _unit(unit), warehouse_url(), inputs_from_run(params))
+            return pipeline.write_report(month, run_inputs())
 
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)

@@ -24,6 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 from simulator.server import start_in_thread  # noqa: E402
 from tthc import pipeline  # noqa: E402
 from tthc.config import load_config  # noqa: E402
+from tthc.district_month import DistrictMonth  # noqa: E402
 from tthc.periods import parse_period  # noqa: E402
 from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback  # noqa: E402
 
@@ -50,13 +51,14 @@ def main() -> None:
         wh = f"sqlite:///{root / 'wh.db'}"
         d_fetch = lambda d, f, t: fetch_dossiers(sim.base_url, "sim-one-stop-token", d, f, t, policy=policy)  # noqa: E731
         f_fetch = lambda d, f, t: fetch_feedback(sim.base_url, "sim-hotline-key", d, f, t, policy=policy)  # noqa: E731
-        pipeline.extract_dossiers(d_fetch, root, period, unit)  # warm the simulator's cache
+        month = DistrictMonth(config, period, unit, root, wh)
+        pipeline.extract_dossiers(month, d_fetch)  # warm the simulator's cache
         for _ in range(args.repeat):
-            extract = timed("extract dossiers + land", pipeline.extract_dossiers, d_fetch, root, period, unit)
-            timed("extract feedback + land", pipeline.extract_feedback, f_fetch, root, period, unit)
-            timed("validate (GX)", pipeline.validate_sources, config, root, period, unit, wh)
-            timed("metrics + warehouse", pipeline.compute_metrics, root, period, unit, wh, "bench")
-            timed("report .docx (+PDF)", pipeline.write_report, config, root, period, unit, wh)
+            extract = timed("extract dossiers + land", pipeline.extract_dossiers, month, d_fetch)
+            timed("extract feedback + land", pipeline.extract_feedback, month, f_fetch)
+            timed("validate (GX)", pipeline.validate_sources, month)
+            timed("metrics + warehouse", pipeline.compute_metrics, month, "bench")
+            timed("report .docx (+PDF)", pipeline.write_report, month)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"district {unit.name} ({unit.code}), period {period.name}: {extract['records']} dossiers, "
           f"{extract['requests']} requests")

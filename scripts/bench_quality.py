@@ -32,9 +32,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 from simulator.server import start_in_thread  # noqa: E402
 from tthc import metrics, pipeline  # noqa: E402
 from tthc.config import load_config  # noqa: E402
+from tthc.district_month import DistrictMonth  # noqa: E402
 from tthc.landing import read_landed  # noqa: E402
 from tthc.periods import parse_period  # noqa: E402
-from tthc.quality.district import clean_path, validate_metrics  # noqa: E402
+from tthc.quality.district import validate_metrics  # noqa: E402
 from tthc.quality.runner import GxSession  # noqa: E402
 from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback  # noqa: E402
 
@@ -75,22 +76,23 @@ def main() -> None:
 
         for code in args.districts:
             unit = config.hierarchy.get(code)
-            pipeline.extract_dossiers(d_fetch, root, period, unit)  # warm the simulator's cache
+            month = DistrictMonth(config, period, unit, root, wh)
+            pipeline.extract_dossiers(month, d_fetch)  # warm the simulator's cache
             extract, validate, suites, msuite = [], [], [], []
             for _ in range(args.repeat):
                 started = time.perf_counter()
-                landed = pipeline.extract_dossiers(d_fetch, root, period, unit)
-                pipeline.extract_feedback(f_fetch, root, period, unit)
+                landed = pipeline.extract_dossiers(month, d_fetch)
+                pipeline.extract_feedback(month, f_fetch)
                 extract.append(time.perf_counter() - started)
                 started = time.perf_counter()
-                out = pipeline.validate_sources(config, root, period, unit, wh)
+                out = pipeline.validate_sources(month)
                 validate.append(time.perf_counter() - started)
                 suites.append(out["seconds"]["validate"])
-                flags = metrics.dossier_flags(read_landed(clean_path(root, period.name, code, "dossiers")), unit,
-                                              period)
+                clean = month.files.quality.clean
+                flags = metrics.dossier_flags(read_landed(clean("dossiers")), unit, period)
                 rows = metrics.dossier_metrics(flags, unit, period)
-                fb = metrics.feedback_metrics(metrics.feedback_flags(
-                    read_landed(clean_path(root, period.name, code, "feedback")), period), unit, period)
+                fb = metrics.feedback_metrics(metrics.feedback_flags(read_landed(clean("feedback")), period), unit,
+                                              period)
                 started = time.perf_counter()
                 validate_metrics(config.quality, root, period, unit, rows, fb, session=session)
                 msuite.append(time.perf_counter() - started)

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from tthc.config import load_config  # noqa: E402
+from tthc.locations import run_summary_path  # noqa: E402
 from tthc.periods import LOCAL_TZ, latest_closed_period, parse_period  # noqa: E402
 from tthc.pipeline import plan  # noqa: E402
 
@@ -178,7 +179,7 @@ def main() -> int:
     else:
         database = "SQLite"  # `dags test` runs the tasks one by one in one process: no lock contention
 
-    summary_file = Path(env["TTHC_DATA_ROOT"]) / "reports" / period.name / "run-summary.json"
+    summary_file = run_summary_path(Path(env["TTHC_DATA_ROOT"]), period.name)
     log = home / f"run-{period.name}.log"
     say(f"Airflow home {home} ({database}, {env['AIRFLOW__CORE__EXECUTOR']}); data root {env['TTHC_DATA_ROOT']}")
     say("initialising the Airflow database (airflow db migrate; quick when it exists)")

@@ -4,6 +4,10 @@ Why here and not in the DAG file: each step is domain work (extract, land, compu
 render) that must be testable without Airflow and identical whether run by the scheduler, by
 ``dags test`` or by hand. Steps exchange locations and small summaries, never data frames, so the
 tasks of one run may run on different hosts against an object-storage data root.
+
+Every step takes the unit's month (``tthc.district_month.DistrictMonth``: configuration, period, unit,
+data root, warehouse) as its first argument, then what is particular to it: the fetch callable of an
+extraction, the operator inputs, the run id. Where its files live is ``tthc.locations``.
 """
 
 from __future__ import annotations
@@ -16,17 +20,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tthc.config import PipelineConfig
+from tthc.district_month import DistrictMonth
 from tthc.landing import land_dossiers, land_feedback, read_landed
 from tthc.periods import Period, PeriodError
-from tthc.storage import (
-    RUN_SUMMARY,
-    atomic_write_bytes,
-    raw_dir,
-    remove_file,
-    remove_leftover_temps,
-    report_dir,
-    report_names,
-)
+from tthc.storage import atomic_write_bytes, remove_file, remove_leftover_temps
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
@@ -71,23 +68,23 @@ def check_reportable(period: Period, schedule_start: date, now: datetime) -> Non
             "an unfinished month. Run it after the period closes")
 
 
-def extract_dossiers(fetch: Fetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+def extract_dossiers(month: DistrictMonth, fetch: Fetcher) -> dict[str, Any]:
     """Fetch the dossiers open during the period and land them (no personal data) as Parquet."""
-    return _extract(fetch, land_dossiers, "dossiers", root, period, unit)
+    return _extract(month, fetch, land_dossiers, "dossiers")
 
 
-def extract_feedback(fetch: Fetcher, root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
+def extract_feedback(month: DistrictMonth, fetch: Fetcher) -> dict[str, Any]:
     """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
-    return _extract(fetch, land_feedback, "feedback", root, period, unit)
+    return _extract(month, fetch, land_feedback, "feedback")
 
 
-def _extract(fetch: Fetcher, land: Callable[[Any, list[dict[str, Any]]], Any], source: str, root: Any,
-             period: Period, unit: ReportingUnit) -> dict[str, Any]:
+def _extract(month: DistrictMonth, fetch: Fetcher, land: Callable[[Any, list[dict[str, Any]]], Any],
+             source: str) -> dict[str, Any]:
     """One source of one unit: fetch the window, land ``<source>.parquet`` and ``<source>.rejected.json``."""
+    unit, period, files = month.unit, month.period, month.files
     extract = fetch(unit.code, period.start_date, period.end_date)
-    folder = raw_dir(root, period.name, unit.code)
-    path = land(folder / f"{source}.parquet", extract.records)
-    _write_rejected(folder / f"{source}.rejected.json", extract.rejected)
+    path = land(files.landed(source), extract.records)
+    _write_rejected(files.rejected(source), extract.rejected)
     rejected = len({r["id"] for r in extract.rejected})
     log.info("district %s: landed %d %s at %s (%d requests, %d passes, %d repeats merged, %d retried, "
              "%d set aside for wrong types)", unit.code, len(extract.records), source, path, extract.requests,
@@ -106,8 +103,7 @@ def _write_rejected(path: Any, rejected: list[dict[str, str]]) -> None:
     atomic_write_bytes(path, json.dumps({"records": rejected}, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
-def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,
-                     input_params: dict[str, Any] | None = None) -> dict[str, Any]:
+def validate_sources(month: DistrictMonth, input_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Check the landed extracts and the operator inputs with Great Expectations before any number is computed.
 
     Writes results, the results page, quarantined records and the clean extracts the metrics step reads under
@@ -120,7 +116,8 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
     from tthc.quality.checks import INPUTS, SYSTEMS
     from tthc.quality.district import validate_district
 
-    with warehouse.connected(warehouse_url) as engine:
+    config, period, unit = month.config, month.period, month.unit
+    with warehouse.connected(month.warehouse_url) as engine:
         history = warehouse.history(engine, unit.code,
                                     [period.previous(n).name for n in range(1, config.quality.volume_periods + 1)])
     operator_inputs, inputs_error = None, None
@@ -131,24 +128,18 @@ def validate_sources(config: PipelineConfig, root: Any, period: Period, unit: Re
         inputs_error = (f"{SYSTEMS[INPUTS]}: {exc}. Fix: correct the file or the office fields of the trigger form, "
                         "then rerun")
     try:
-        summary = validate_district(config.quality, root, period, unit, history=history,
+        summary = validate_district(config.quality, month.root, period, unit, history=history,
                                     operator_inputs=operator_inputs, inputs_error=inputs_error)
     except QualityError:
-        discard_outputs(root, period, unit, warehouse_url)
+        discard_outputs(month)
         raise
-    return {"summary": str(_quality_dir(root, period, unit) / "summary.json"),
+    return {"summary": str(month.files.quality.summary),
             "results_page": summary["results_page"], "records": summary["records"],
             "quarantined": summary["quarantined"], "seconds": summary["seconds"],
             "warnings": [f"{unit.code}: {w}" for w in summary["warnings"]]}
 
 
-def _quality_dir(root: Any, period: Period, unit: ReportingUnit) -> Any:
-    from tthc.quality.district import quality_dir
-
-    return quality_dir(root, period.name, unit.code)
-
-
-def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str) -> list[str]:
+def discard_outputs(month: DistrictMonth) -> list[str]:
     """Remove the unit's report set, evidence, clean extracts and warehouse rows of the period; returns what went.
 
     Files go first and the .docx first of them (``withdraw_report``), the rows last: a process killed
@@ -156,15 +147,16 @@ def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     report whose figures are gone from the warehouse.
     """
     from tthc import warehouse
-    from tthc.quality.district import CLEAN_FILES
+    from tthc.quality.checks import DOSSIERS, FEEDBACK
 
-    removed = withdraw_report(root, period, unit)
-    folder = report_dir(root, period.name)
-    stem = report_path(root, period, unit).name.removesuffix(".docx")
+    period, unit, files = month.period, month.unit, month.files
+    removed = withdraw_report(month)
+    folder = files.report_dir
+    stem = files.report_set["docx"].name.removesuffix(".docx")
     doomed = [p for p in folder.glob(f"{stem}.*")] if folder.exists() else []
-    doomed += [evidence_path(root, period, unit), *(_quality_dir(root, period, unit) / n for n in CLEAN_FILES.values())]
+    doomed += [files.evidence, *(files.quality.clean(source) for source in (DOSSIERS, FEEDBACK))]
     removed += [str(path) for path in doomed if remove_file(path)]
-    with warehouse.connected(warehouse_url) as engine:
+    with warehouse.connected(month.warehouse_url) as engine:
         rows = warehouse.delete_period(engine, period.name, unit.code)
     if removed or rows:
         log.warning("district %s %s: removed %d stale file(s) %s and %d warehouse row(s)", unit.code, period.name,
@@ -172,22 +164,7 @@ def discard_outputs(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     return removed
 
 
-def report_set(root: Any, period: Period, unit: ReportingUnit) -> dict[str, Any]:
-    """The files of the unit's report set of the period, by kind: ``docx``, ``pdf``, ``evidence``.
-
-    Why a set: the three say the same thing (the letter, its PDF, the record ids behind its figures)
-    and must never come from two computations. They are replaced as a whole: ``withdraw_report``
-    removes the .docx first, ``publish_report`` writes it last, so the .docx is the set's commit: a
-    report exists exactly when its .docx does, and a .pdf or evidence file without its .docx is a
-    leftover of an interrupted write (from the same computation as the warehouse rows) that the next
-    write of the set removes. Readers of the reports folder should show a district's PDF and evidence
-    only beside its .docx.
-    """
-    folder = report_dir(root, period.name)
-    return {kind: folder / name for kind, name in report_names(unit.code, period.name).items()}
-
-
-def withdraw_report(root: Any, period: Period, unit: ReportingUnit) -> list[str]:
+def withdraw_report(month: DistrictMonth) -> list[str]:
     """Remove the unit's report set of the period (the .docx first) and the period's run summary; returns what went.
 
     Called before anything that makes the set stale (new rows in the warehouse, a new rendering), so a
@@ -196,24 +173,27 @@ def withdraw_report(root: Any, period: Period, unit: ReportingUnit) -> list[str]
     and editing one district's entry while other districts' tasks do the same would lose updates; the
     run's ``summarize`` task writes it again at the end of every run.
     """
-    files = report_set(root, period, unit)
-    removed = [str(path) for path in (report_dir(root, period.name) / RUN_SUMMARY, files["docx"], files["pdf"],
-                                      files["evidence"]) if remove_file(path)]
+    files = month.files.report_set
+    removed = [str(path) for path in (month.files.run_summary, files["docx"], files["pdf"], files["evidence"])
+               if remove_file(path)]
     for path in files.values():
         removed += [str(leftover) for leftover in remove_leftover_temps(path)]
     return removed
 
 
-def publish_report(root: Any, period: Period, unit: ReportingUnit, docx: bytes, pdf: bytes | None,
-                   evidence: bytes) -> dict[str, Any]:
+def publish_report(month: DistrictMonth, docx: bytes, pdf: bytes | None, evidence: bytes) -> dict[str, Any]:
     """Replace the unit's report set with these bytes: the old set withdrawn, then evidence, PDF, and the .docx last.
 
-    Each file is written atomically; the order makes the .docx the commit of the set (see ``report_set``).
-    Without a PDF (no LibreOffice on the worker) the set is the .docx and its evidence, and no earlier
-    PDF survives beside them.
+    Why a set: the three say the same thing (the letter, its PDF, the record ids behind its figures)
+    and must never come from two computations. They are replaced as a whole: ``withdraw_report``
+    removes the .docx first, this writes it last, so the .docx is the set's commit: a report exists
+    exactly when its .docx does, and a .pdf or evidence file without its .docx is a leftover of an
+    interrupted write (from the same computation as the warehouse rows) that the next write of the set
+    removes. Each file is written atomically. Without a PDF (no LibreOffice on the worker) the set is the
+    .docx and its evidence, and no earlier PDF survives beside them.
     """
-    files = report_set(root, period, unit)
-    withdraw_report(root, period, unit)
+    files = month.files.report_set
+    withdraw_report(month)
     atomic_write_bytes(files["evidence"], evidence)
     if pdf is not None:
         atomic_write_bytes(files["pdf"], pdf)
@@ -258,8 +238,7 @@ def figures_disagree(evidence: dict[str, Any], dossier_rows: list[dict[str, Any]
     return None
 
 
-def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_url: str, run_id: str,
-                    quality: Any = None) -> dict[str, Any]:
+def compute_metrics(month: DistrictMonth, run_id: str) -> dict[str, Any]:
     """Compute the unit's metrics from its validated extracts, check them, and replace its rows in the warehouse.
 
     The unit's report set of the period, the run summary and the evidence of the old rows are removed
@@ -268,50 +247,41 @@ def compute_metrics(root: Any, period: Period, unit: ReportingUnit, warehouse_ur
     never a report or an evidence file that disagrees with the warehouse.
     """
     from tthc import metrics, warehouse
-    from tthc.config import Quality
     from tthc.quality import QualityError
     from tthc.quality.checks import DOSSIERS, FEEDBACK
-    from tthc.quality.district import clean_path, read_summary, validate_metrics
+    from tthc.quality.district import read_summary, validate_metrics
 
-    checked = read_summary(root, period.name, unit.code)
+    period, unit, quality = month.period, month.unit, month.files.quality
+    checked = read_summary(quality)
     if checked is None or checked.get("blocked") or not checked.get("clean"):
         raise metrics.DataError(f"district {unit.code}, period {period.name}: no validated extracts under "
-                                f"{_quality_dir(root, period, unit)}: run the validate step first")
-    d_flags = metrics.dossier_flags(read_landed(clean_path(root, period.name, unit.code, DOSSIERS)), unit, period)
-    f_flags = metrics.feedback_flags(read_landed(clean_path(root, period.name, unit.code, FEEDBACK)), period)
+                                f"{quality.path}: run the validate step first")
+    d_flags = metrics.dossier_flags(read_landed(quality.clean(DOSSIERS)), unit, period)
+    f_flags = metrics.feedback_flags(read_landed(quality.clean(FEEDBACK)), period)
     dossier_rows = metrics.dossier_metrics(d_flags, unit, period)
     feedback_row = metrics.feedback_metrics(f_flags, unit, period)
     try:
-        validate_metrics(quality or Quality(), root, period, unit, dossier_rows, feedback_row)
+        validate_metrics(month.config.quality, month.root, period, unit, dossier_rows, feedback_row)
     except QualityError:
-        discard_outputs(root, period, unit, warehouse_url)
+        discard_outputs(month)
         raise
-    checked = read_summary(root, period.name, unit.code) or checked
+    checked = read_summary(quality) or checked
     evidence = json.dumps(
         build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id, quality=checked),
         ensure_ascii=False, indent=1, default=str).encode("utf-8")
-    withdrawn = withdraw_report(root, period, unit)
-    if remove_file(evidence_path(root, period, unit)):
-        withdrawn.append(str(evidence_path(root, period, unit)))
+    withdrawn = withdraw_report(month)
+    if remove_file(month.files.evidence):
+        withdrawn.append(str(month.files.evidence))
     if withdrawn:
         log.info("district %s %s: withdrew %s before replacing the figures", unit.code, period.name, withdrawn)
-    with warehouse.connected(warehouse_url) as engine:
+    with warehouse.connected(month.warehouse_url) as engine:
         warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
-    atomic_write_bytes(evidence_path(root, period, unit), evidence)
+    atomic_write_bytes(month.files.evidence, evidence)
     total = next(r for r in dossier_rows if r["level"] == "tong")
     log.info("district %s %s: received %d, resolved %d, pending %d, feedback %d", unit.code, period.name,
              total["received"], total["resolved"], total["pending"], feedback_row["feedback_received"])
     return {"rows": len(dossier_rows) + 1, "received": total["received"], "resolved": total["resolved"],
             "feedback": feedback_row["feedback_received"]}
-
-
-def evidence_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
-    """The evidence of the unit's figures as stored in the warehouse, copied into the report set when it is written.
-
-    It exists only while the warehouse holds the rows it describes: ``compute_metrics`` removes it
-    before replacing them and writes the new one after.
-    """
-    return root / "metrics" / period.name / unit.code / "evidence.json"
 
 
 def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[str, Any]],
@@ -355,13 +325,7 @@ def _quality_evidence(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def report_path(root: Any, period: Period, unit: ReportingUnit) -> Any:
-    """``reports/<YYYY-MM>/bao-cao-tthc-<code>-<YYYY-MM>.docx`` (``tthc.storage.report_names``)."""
-    return report_set(root, period, unit)["docx"]
-
-
-def write_report(config: PipelineConfig, root: Any, period: Period, unit: ReportingUnit, warehouse_url: str,
-                 input_params: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Render the unit's report from the warehouse rows of the period (the numbers stored are the numbers shown).
 
     The rows must be those of the evidence the step copies beside the report (``figures_disagree``).
@@ -371,12 +335,13 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
     """
     from tthc import inputs, report, warehouse
 
-    source = evidence_path(root, period, unit)
+    config, period, unit = month.config, month.period, month.unit
+    source = month.files.evidence
     if not source.exists():
         raise RuntimeError(f"no evidence of the metrics of district {unit.code}, period {period.name} at {source}: "
                            "run the compute step first")
     evidence_bytes = source.read_bytes()
-    with warehouse.connected(warehouse_url) as engine:
+    with warehouse.connected(month.warehouse_url) as engine:
         dossier_rows = warehouse.dossier_rows(engine, period.name, unit.code)
         feedback_row = warehouse.feedback_row(engine, period.name, unit.code)
         history = warehouse.history(engine, unit.code, [period.previous(n).name for n in range(1, 13)])
@@ -399,10 +364,10 @@ def write_report(config: PipelineConfig, root: Any, period: Period, unit: Report
         inputs=operator_inputs, history=history,
     )
     warnings += context_warnings
-    name = report_path(root, period, unit).name
+    name = month.files.report_set["docx"].name
     # Without LibreOffice on the worker there is no PDF; the run summary says so once for all districts.
     docx, pdf = report.render_documents(config.template_path, context, name)
-    published = publish_report(root, period, unit, docx, pdf, evidence_bytes)
+    published = publish_report(month, docx, pdf, evidence_bytes)
     for warning in warnings:
         log.warning("district %s %s: %s", unit.code, period.name, warning)
     return {"path": str(published["docx"]), "evidence": str(published["evidence"]),

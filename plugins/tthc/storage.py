@@ -1,9 +1,9 @@
-"""Where files live under the data root, and how they are written: atomically, replacing the old.
+"""How files are written under the data root: atomically, replacing the old; and how they are removed.
 
-Why path objects and not strings: the data root is a local folder by default and object storage
-(S3, MinIO) when workers run on several hosts. Functions here take any pathlib-like object: a
-``pathlib.Path``, or the Airflow glue's ``ObjectStoragePath`` (a ``UPath``), so nothing assumes that
-the tasks of one run share a disk.
+Where each file lives is ``tthc.locations``. Why path objects and not strings: the data root is a local
+folder by default and object storage (S3, MinIO) when workers run on several hosts. Functions here take
+any pathlib-like object: a ``pathlib.Path``, or the Airflow glue's ``ObjectStoragePath`` (a ``UPath``),
+so nothing assumes that the tasks of one run share a disk.
 """
 
 from __future__ import annotations
@@ -12,29 +12,6 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
-
-
-def raw_dir(root: Any, period: str, unit_code: str) -> Any:
-    """Raw extracts (no personal data) of one reporting unit and period."""
-    return root / "raw" / period / unit_code
-
-
-def report_dir(root: Any, period: str) -> Any:
-    """All reports of one period, one file per reporting unit (its GSO code in the name)."""
-    return root / "reports" / period
-
-
-RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the run's last task
-# A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
-REPORT_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "evidence": ".evidence.json"}
-
-
-def report_names(unit_code: str, period: str) -> dict[str, str]:
-    """File names of a unit's report set under ``reports/<YYYY-MM>/``: ``bao-cao-tthc-<code>-<YYYY-MM><suffix>``.
-
-    The GSO code makes each name unique and findable; the pipeline writes these, the UI plugin serves them.
-    """
-    return {kind: f"bao-cao-tthc-{unit_code}-{period}{suffix}" for kind, suffix in REPORT_SUFFIXES.items()}
 
 
 def as_root(location: str | os.PathLike[str]) -> Path:

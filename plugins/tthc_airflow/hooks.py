@@ -20,7 +20,7 @@ from typing import Any
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 
-from tthc.config import ConfigError
+from tthc.config import ConfigError, Extraction
 from tthc.records import HOTLINE, ONE_STOP
 from tthc.sources import Limits, RetryPolicy, SourceError, fetch_dossiers, fetch_feedback
 
@@ -39,6 +39,7 @@ class _SourceHook(HttpHook):
     secret_name = "secret"  # how the error message calls the password of this system's connection
     connector: Callable[..., Any]  # tthc.sources.fetch_dossiers or fetch_feedback
     page_argument = ""  # the connector's page size argument
+    page_setting = ""  # the field of the configuration's ``extraction`` that sets it
 
     def __init__(self, conn_id: str | None = None) -> None:
         super().__init__(method="GET", http_conn_id=conn_id or self.default_conn_name)
@@ -75,6 +76,15 @@ class _SourceHook(HttpHook):
             return type(self).connector(url, secret, unit_code, start, end, policy=policy, conn_id=self.http_conn_id,
                                         session=session, limits=limits, **{self.page_argument: page})
 
+    def fetcher(self, extraction: Extraction) -> Callable[[str, date, date], Any]:
+        """``fetch`` with the configured retries, page size and bounds: the fetch callable of an extract step.
+
+        Why a callable: the domain's extract step (``tthc.pipeline.Fetcher``) asks for a unit's records of a
+        window and never sees Airflow's connections.
+        """
+        return lambda unit_code, start, end: self.fetch(unit_code, start, end, extraction.retry_policy(),
+                                                        getattr(extraction, self.page_setting), extraction.limits())
+
 
 class OneStopHook(_SourceHook):
     """The one-stop dossier system (connection ``tthc_one_stop``; password = bearer token)."""
@@ -85,6 +95,7 @@ class OneStopHook(_SourceHook):
     secret_name = "bearer token"
     connector = staticmethod(fetch_dossiers)
     page_argument = "page_size"
+    page_setting = "page_size"
 
 
 class HotlineHook(_SourceHook):
@@ -96,6 +107,7 @@ class HotlineHook(_SourceHook):
     secret_name = "API key"
     connector = staticmethod(fetch_feedback)
     page_argument = "limit"
+    page_setting = "feedback_limit"
 
 
 def airflow_home() -> Path:

@@ -38,7 +38,15 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from tthc.storage import RUN_SUMMARY, report_names
+from tthc.locations import (
+    RESULTS_PAGE,
+    RUN_SUMMARY,
+    DistrictFiles,
+    parse_report_name,
+    report_dir,
+    report_names,
+    run_summary_path,
+)
 from tthc_airflow import DAG_ID
 
 URL_PREFIX = "/tthc"
@@ -216,10 +224,10 @@ def _report_file_kind(name: str, period: str) -> str | None:
     """The suffix of a report file name of ``period`` (or the run summary), None for any other name."""
     if name == SUMMARY_FILE:
         return ".json"
-    match = re.fullmatch(r"bao-cao-tthc-(\d{1,6})-(\d{4}-\d{2})(\.docx|\.pdf|\.evidence\.json)", name)
-    if match is None or match.group(2) != period:
+    parts = parse_report_name(name)
+    if parts is None or parts[1] != period:
         return None
-    return ".json" if match.group(3) == ".evidence.json" else match.group(3)
+    return ".json" if parts[2] == "evidence" else f".{parts[2]}"
 
 
 def _size(path: Any) -> int | None:
@@ -258,21 +266,20 @@ def _human_size(size: int | None) -> str:
 
 def _district(root: Any, period: str, code: str, label: str, summary: dict[str, Any] | None) -> District:
     district = District(code=code, label=label)
-    reports = root / "reports" / period
+    files = DistrictFiles(root, period, code)
     # The .docx is the report set's commit (written last, removed first): a PDF or evidence file without its
     # .docx is a leftover of an interrupted write, not part of a report, and is shown as not written.
-    names = report_names(code, period)
-    has_docx = _is_file(reports / names["docx"])
+    report_set = files.report_set
+    has_docx = _is_file(report_set["docx"])
     for kind, _ in REPORT_KINDS:
-        name = names[kind]
-        path = reports / name
+        path = report_set[kind]
+        name = path.name
         district.files[kind] = ({"href": f"reports/{quote(name)}", "name": name, "size": _human_size(_size(path))}
                                 if has_docx and _is_file(path) else {})
-    folder = root / "quality" / period / code
-    page = folder / "index.html"
-    district.files["quality"] = ({"href": f"quality/{code}/index.html", "name": "quality results",
+    page = files.quality.page
+    district.files["quality"] = ({"href": f"quality/{code}/{RESULTS_PAGE}", "name": "quality results",
                                   "size": _human_size(_size(page))} if _is_file(page) else {})
-    checked = _read_json(folder / "summary.json")
+    checked = _read_json(files.quality.summary)
     if checked is not None:
         quarantined = {str(k): int(v) for k, v in (checked.get("quarantined") or {}).items() if v}
         district.quarantined = quarantined
@@ -309,7 +316,7 @@ def _run_model(info: RunInfo, only: str | None) -> dict[str, Any]:
     if info.period is None:
         return model
     root = _data_root()
-    summary_path = root / "reports" / info.period / SUMMARY_FILE
+    summary_path = run_summary_path(root, info.period)
     summary = _read_json(summary_path)
     if summary is not None and str(summary.get("period")) != info.period:
         summary = None
@@ -424,9 +431,10 @@ def report_file(dag_id: str, run_id: str, name: str) -> Response:
         raise HTTPException(404, "this run names no reporting period")
     if _report_file_kind(name, info.period) is None:
         raise HTTPException(404, f"no such report file for period {info.period}")
-    reports = _data_root() / "reports" / info.period
+    reports = report_dir(_data_root(), info.period)
     path = reports / name
-    docx = re.sub(r"(\.pdf|\.evidence\.json)$", ".docx", name)
+    parts = parse_report_name(name)
+    docx = report_names(parts[0], parts[1])["docx"] if parts else name
     if not _is_file(path) or (docx != name and not _is_file(reports / docx)):  # a leftover without its .docx
         raise HTTPException(404, f"{name} was not written")
     return _serve(path, name)
@@ -451,7 +459,7 @@ def quality_file(dag_id: str, run_id: str, code: str, path: str) -> Response:
     """The district's quality results page and the files it links to relatively; nothing outside its folder."""
     if not CODE_RE.match(code):
         raise HTTPException(400, "district must be a GSO code (digits)")
-    parts = safe_relative(path or "index.html")
+    parts = safe_relative(path or RESULTS_PAGE)
     if parts is None:
         raise HTTPException(400, "not a file of the quality folder")
     info = _run_or_error(dag_id, run_id)
@@ -459,7 +467,7 @@ def quality_file(dag_id: str, run_id: str, code: str, path: str) -> Response:
         return info
     if info.period is None or not PERIOD_RE.match(info.period):
         raise HTTPException(404, "this run names no reporting period")
-    folder = _data_root() / "quality" / info.period / code
+    folder = DistrictFiles(_data_root(), info.period, code).quality.path
     target = folder
     for part in parts:
         target = target / part

@@ -49,6 +49,13 @@ def run_params(units: list[tuple[str, str]]) -> dict[str, Param]:
     }
 
 
+def run_inputs() -> dict[str, Any] | None:
+    """The operator inputs given in the form of the running task's run; None when none was given."""
+    from airflow.sdk import get_current_context
+
+    return inputs_from_run(get_current_context()["params"])
+
+
 def inputs_from_run(params: dict[str, Any]) -> dict[str, Any] | None:
     """The operator inputs given in the form, in the shape of an inputs file; None when none was given."""
     given = {name: params.get(name) for name in _INPUT_FIELDS if params.get(name) not in (None, "")}

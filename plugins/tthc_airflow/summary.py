@@ -62,10 +62,11 @@ def summarize_run(context: Any, units: list[dict[str, str]] | None) -> dict[str,
                "reports": report_paths, "records_quarantined": quarantined, "quality": quality,
                "warnings": warnings, "missing": missing}
     if units:
-        from tthc.storage import RUN_SUMMARY, atomic_write_bytes, report_dir
+        from tthc.locations import run_summary_path
+        from tthc.storage import atomic_write_bytes
         from tthc_airflow.hooks import data_root
 
-        target = report_dir(data_root(), period) / RUN_SUMMARY
+        target = run_summary_path(data_root(), period)
         atomic_write_bytes(target, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
           f"{quarantined} quarantined, {reports} report(s) written, {len(warnings)} warning(s)")

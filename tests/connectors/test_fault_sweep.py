@@ -18,6 +18,7 @@ import pytest
 from simulator.server import start_in_thread
 from tthc import metrics, pipeline
 from tthc.config import load_config
+from tthc.district_month import DistrictMonth
 from tthc.landing import read_landed
 from tthc.periods import Period
 from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback
@@ -37,10 +38,11 @@ def unit() -> Any:
 def run_at(rate: float, root: Path, unit: Any) -> dict[str, Any]:
     with start_in_thread(one_stop_token="t", hotline_key="k", fault_rate=rate, slow_seconds=0.02, retry_after=0,
                          seed=7, quiet=True) as sim:
+        month = DistrictMonth(load_config(), PERIOD, unit, root, f"sqlite:///{root / 'warehouse.db'}")
         d = pipeline.extract_dossiers(
-            lambda c, f, t: fetch_dossiers(sim.base_url, "t", c, f, t, policy=POLICY, page_size=20), root, PERIOD, unit)
+            month, lambda c, f, t: fetch_dossiers(sim.base_url, "t", c, f, t, policy=POLICY, page_size=20))
         f = pipeline.extract_feedback(
-            lambda c, f_, t: fetch_feedback(sim.base_url, "k", c, f_, t, policy=POLICY, limit=1), root, PERIOD, unit)
+            month, lambda c, f_, t: fetch_feedback(sim.base_url, "k", c, f_, t, policy=POLICY, limit=1))
     raw = root / "raw" / PERIOD.name / DISTRICT
     dossiers, feedback = read_landed(raw / "dossiers.parquet"), read_landed(raw / "feedback.parquet")
     return {

@@ -20,6 +20,8 @@ import pytest
 from tests.hostile.server import ForwardProxy, HostileServer, Reply, Seen, dossier, feedback, paged
 from tests.hostile.tls import make_private_ca
 from tthc import pipeline
+from tthc.config import load_config
+from tthc.district_month import DistrictMonth
 from tthc.periods import Period
 from tthc.sources import Limits, RetryPolicy, SourceError, fetch_dossiers, fetch_feedback
 from tthc.units import ReportingUnit
@@ -109,8 +111,8 @@ def test_an_understated_total_does_not_shorten_the_listing(tmp_path: Path) -> No
     with HostileServer(paged(records, claim_total=1000, claim_pages=1)) as server:
         got = fetch_dossiers(server.url(), "tok", "872", FROM, TO, policy=FAST, page_size=1000)
         step = pipeline.extract_dossiers(
-            lambda d, f, t: fetch_dossiers(server.url(), "tok", d, f, t, policy=FAST, page_size=1000),
-            tmp_path, Period(2023, 11), UNIT)
+            DistrictMonth(load_config(), Period(2023, 11), UNIT, tmp_path, f"sqlite:///{tmp_path / 'wh.db'}"),
+            lambda d, f, t: fetch_dossiers(server.url(), "tok", d, f, t, policy=FAST, page_size=1000))
     assert len(got.records) == 3000
     assert len([s for s in server.seen if s.query["page"] == "1"]) == 2  # one pass each, no re-reads needed
     assert step["records"] == 3000
@@ -133,8 +135,8 @@ def test_a_wrong_typed_field_is_set_aside_by_id_and_its_value_never_written(tmp_
     records = [dossier(1), smuggled, dossier(9, KenhThucHien="2")]
     with HostileServer(paged(records)) as server:
         step = pipeline.extract_dossiers(
-            lambda d, f, t: fetch_dossiers(server.url(), "tok", d, f, t, policy=FAST),
-            tmp_path, Period(2023, 11), UNIT)
+            DistrictMonth(load_config(), Period(2023, 11), UNIT, tmp_path, f"sqlite:///{tmp_path / 'wh.db'}"),
+            lambda d, f, t: fetch_dossiers(server.url(), "tok", d, f, t, policy=FAST))
     assert step["records"] == 1 and step["rejected"] == 2
     rejected = json.loads((tmp_path / "raw" / "2023-11" / "872" / "dossiers.rejected.json").read_text("utf-8"))
     assert rejected == {"records": [

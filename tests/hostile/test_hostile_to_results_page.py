@@ -16,6 +16,7 @@ from tests.hostile.server import HostileServer, Reply, dossier, feedback, paged
 from tests.quality.pages import scan_html, start_tags
 from tthc import pipeline
 from tthc.config import load_config
+from tthc.district_month import DistrictMonth
 from tthc.periods import Period
 from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback
 
@@ -47,14 +48,13 @@ def test_smuggled_values_never_land_and_the_page_shows_them_escaped(tmp_path: Pa
     records.append(dossier(501, MaHoSo=SCRIPT_ID, TenTTHC=SCRIPT_NAME, TrangThaiHoSo=11))  # status outside 1..10
     items = [feedback(n, unit_code=commune) for n in range(1, 20)]
     root, warehouse = tmp_path / "data", f"sqlite:///{tmp_path / 'warehouse.db'}"
+    month = DistrictMonth(config, PERIOD, unit, root, warehouse)
     with HostileServer(paged(records)) as one_stop, \
             HostileServer(lambda seen: Reply.json({"items": items, "next_cursor": None})) as hotline:
-        d = pipeline.extract_dossiers(
-            lambda c, f, t: fetch_dossiers(one_stop.url(), "t", c, f, t, policy=FAST), root, PERIOD, unit)
-        pipeline.extract_feedback(
-            lambda c, f, t: fetch_feedback(hotline.url(), "k", c, f, t, policy=FAST), root, PERIOD, unit)
+        d = pipeline.extract_dossiers(month, lambda c, f, t: fetch_dossiers(one_stop.url(), "t", c, f, t, policy=FAST))
+        pipeline.extract_feedback(month, lambda c, f, t: fetch_feedback(hotline.url(), "k", c, f, t, policy=FAST))
     assert d["records"] == 400 and d["rejected"] == 1
-    checked = pipeline.validate_sources(config, root, PERIOD, unit, warehouse)
+    checked = pipeline.validate_sources(month)
 
     summary = json.loads(Path(checked["summary"]).read_text("utf-8"))
     dossiers = summary["sources"]["dossiers"]

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from tests.quality.conftest import CONFIG, PERIOD, UNIT, dossier, feedback, land
 from tthc import pipeline
+from tthc.district_month import DistrictMonth
 from tthc.quality import QualityError
 
 BLOCKED_UNIT = CONFIG.hierarchy.get("874")
@@ -39,8 +40,8 @@ def blocked_and_quarantined(root: Path) -> dict[str, Path]:
     good = [dossier(f"H87.872-231101-{i:04d}") for i in range(30)]
     land(root, [*good, dossier(SCRIPT_ID, NgayHenTra=None), dossier("BAD-UNIT", MaDonVi=IMG_VALUE)],
          [feedback("PA-1"), feedback("PA-BAD", category="xay_dung")])
-    pipeline.validate_sources(CONFIG, root, PERIOD, UNIT, url)
-    pipeline.compute_metrics(root, PERIOD, UNIT, url, "run-1", quality=CONFIG.quality)
+    pipeline.validate_sources(DistrictMonth(CONFIG, PERIOD, UNIT, root, url))
+    pipeline.compute_metrics(DistrictMonth(CONFIG, PERIOD, UNIT, root, url), "run-1")
 
     code = BLOCKED_UNIT.code
     records = [dossier(f"H87.{code}-231101-{i:04d}", MaDonVi=code) for i in range(20)]
@@ -49,7 +50,7 @@ def blocked_and_quarantined(root: Path) -> dict[str, Path]:
     items.append(feedback("PB-BAD", district_code=code, unit_code=code, status="closed"))
     land(root, [*records, *no_due], items, unit_code=code)
     try:
-        pipeline.validate_sources(CONFIG, root, PERIOD, BLOCKED_UNIT, url)
+        pipeline.validate_sources(DistrictMonth(CONFIG, PERIOD, BLOCKED_UNIT, root, url))
     except QualityError:
         pass
     else:

@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tests.quality.conftest import CONFIG, PERIOD, UNIT, dossier, feedback, land
-from tests.quality.test_validate_district import QDIR, config_with, good_dossiers, url
+from tests.quality.conftest import dossier, feedback, land
+from tests.quality.test_validate_district import QDIR, config_with, good_dossiers, month
 from tthc import pipeline
 from tthc.metrics import DataError
 from tthc.quality import QualityError
@@ -43,7 +43,7 @@ def test_rejected_records_are_quarantined_by_id_and_field(tmp_path: Path) -> Non
     ])
     reject(tmp_path, "feedback", [])  # written even when nothing was rejected
 
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
 
     assert out["quarantined"] == {"dossiers": 3, "feedback": 0}
     summary = summary_of(tmp_path)
@@ -73,7 +73,7 @@ def test_only_rejected_records_write_no_quarantine_file_and_count_toward_the_lim
     """2 landed + 3 rejected: the limit is min 3 of 5 records; counting the landed alone (2) would block."""
     land(tmp_path, good_dossiers(2), [])
     reject(tmp_path, "dossiers", [{"id": f"R-{i}", **TYPO_UNIT} for i in range(3)])
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
     assert out["quarantined"]["dossiers"] == 3
     assert not (tmp_path.joinpath(*QDIR) / "quarantine" / "dossiers.parquet").exists()
     assert summary_of(tmp_path)["quarantine"] == {}
@@ -84,7 +84,7 @@ def test_more_rejected_than_may_be_set_aside_blocks(tmp_path: Path) -> None:
     reject(tmp_path, "feedback", [{"id": f"PA-T{i}", "field": "satisfaction", "expected": "integer", "got": "string"}
                                   for i in range(4)])
     with pytest.raises(QualityError) as caught:
-        pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path))
     message = str(caught.value)
     assert HOTLINE in message and "4 of 5 feedback item(s)" in message and "field_types: 4" in message
     assert "more than the 3 that may be set aside" in message
@@ -98,14 +98,14 @@ def test_severity_block_names_the_check_fields_and_ids(tmp_path: Path) -> None:
     config = config_with(checks={"dossiers": {"field_types": "block"}})
     with pytest.raises(QualityError, match=r"1 of 51 dossier\(s\), e.g. H19.22-9 fail check dossiers.field_types "
                                            r"\(.*MaDonVi: expected string, got object\)"):
-        pipeline.validate_sources(config, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path, config))
 
 
 def test_absent_empty_and_malformed_lists(tmp_path: Path) -> None:
-    raw = tmp_path / "raw" / "2023-11" / "872"
-    assert rejected_finding(raw, "dossiers", "quarantine") is None  # an extract of an earlier version
+    path = month(tmp_path).files.rejected("dossiers")
+    assert rejected_finding(path, "dossiers", "quarantine") is None  # an extract of an earlier version
     reject(tmp_path, "dossiers", [])
-    assert rejected_finding(raw, "dossiers", "quarantine") is None
+    assert rejected_finding(path, "dossiers", "quarantine") is None
     reject(tmp_path, "dossiers", None, text='{"records": [{"id": "x"}]}')
     with pytest.raises(DataError, match=r"dossiers.rejected.json is not the extract's list.*rerun"):
-        rejected_finding(raw, "dossiers", "quarantine")
+        rejected_finding(path, "dossiers", "quarantine")

@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import escape
 
 from tests.quality.pages import IMG_VALUE, SCRIPT_ID, page_text, scan_html, start_tags
+from tthc.locations import QualityFiles
 from tthc.quality import BLOCK, QUARANTINE, WARN
 from tthc.quality.checks import get_check
 from tthc.quality.page import CSP, SHOWN_IDS, page_model, render_page, write_page
@@ -186,7 +187,7 @@ def test_writing_the_page_replaces_the_old_data_docs(tmp_path: Path) -> None:
     old.mkdir(parents=True)
     (old / "bootstrap.css").write_text("from a CDN")
     summary, results = blocked_case()
-    path = write_page(tmp_path, summary, results)
+    path = write_page(QualityFiles(tmp_path), summary, results)
     assert path == tmp_path / "index.html" and "BLOCKED" in path.read_text(encoding="utf-8")
     assert not (tmp_path / "data_docs").exists()
 

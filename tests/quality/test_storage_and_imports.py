@@ -13,6 +13,7 @@ import pytest
 
 from tests.quality.conftest import CONFIG, PERIOD, UNIT, dossier, feedback
 from tthc import pipeline
+from tthc.district_month import DistrictMonth
 from tthc.landing import land_dossiers, land_feedback
 from tthc.quality import QualityError
 
@@ -28,11 +29,12 @@ def test_object_storage_root_gets_results_page_and_clean_extracts(tmp_path: Path
     land_feedback(raw / "feedback.parquet", [feedback("f")])
     wh = f"sqlite:///{tmp_path / 'wh.db'}"
 
-    out = pipeline.validate_sources(CONFIG, root, PERIOD, UNIT, wh)
+    month = DistrictMonth(CONFIG, PERIOD, UNIT, root, wh)
+    out = pipeline.validate_sources(month)
     assert out["quarantined"] == {"dossiers": 1, "feedback": 0}
     folder = root / "quality" / "2023-11" / "872"
     assert (folder / "quarantine" / "dossiers.parquet").exists()
-    pipeline.compute_metrics(root, PERIOD, UNIT, wh, "run", quality=CONFIG.quality)
+    pipeline.compute_metrics(month, "run")
     assert json.loads((folder / "metrics.json").read_text())["success"] is True
     assert "Passed with 1 quarantined" in (folder / "index.html").read_text()
 
@@ -40,7 +42,7 @@ def test_object_storage_root_gets_results_page_and_clean_extracts(tmp_path: Path
     report.write_bytes(b"stale")
     land_dossiers(raw / "dossiers.parquet", [dossier(f"x{i}", NgayHenTra=None) for i in range(4)])
     with pytest.raises(QualityError):
-        pipeline.validate_sources(CONFIG, root, PERIOD, UNIT, wh)
+        pipeline.validate_sources(month)
     assert not report.exists() and not (folder / "dossiers.parquet").exists()
     assert not (folder / "quarantine").exists()
 

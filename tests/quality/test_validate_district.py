@@ -16,6 +16,7 @@ import pytest
 from tests.quality.conftest import CONFIG, OTHER_COMMUNE, PERIOD, UNIT, dossier, feedback, land, landed_frame
 from tthc import metrics, pipeline, warehouse
 from tthc.config import Quality
+from tthc.district_month import DistrictMonth
 from tthc.quality import QualityError
 from tthc.records import ONE_STOP, PERSONAL_FIELDS
 
@@ -24,6 +25,11 @@ QDIR = ("quality", "2023-11", "872")
 
 def url(root: Path) -> str:
     return f"sqlite:///{root / 'warehouse.db'}"
+
+
+def month(root: Path, config: Any = CONFIG) -> DistrictMonth:
+    """Tháp Mười (872), 2023-11, with ``root`` as data root and the SQLite warehouse in it."""
+    return DistrictMonth(config, PERIOD, UNIT, root, url(root))
 
 
 def config_with(**quality: Any) -> Any:
@@ -40,7 +46,7 @@ def test_results_page_quarantine_and_clean_extracts(tmp_path: Path) -> None:
              feedback("PA-BAD", category="xay_dung")]
     land(tmp_path, [*good_dossiers(20), *broken], items)
 
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
 
     folder = tmp_path.joinpath(*QDIR)
     assert out["quarantined"] == {"dossiers": 2, "feedback": 1}
@@ -61,7 +67,7 @@ def test_results_page_quarantine_and_clean_extracts(tmp_path: Path) -> None:
     assert summary["blocked"] is False and summary["sources"]["dossiers"]["quarantined_ids"] == ["BAD-DUE", "BAD-UNIT"]
 
     # The metrics come from the clean extracts only, are checked, and the evidence says what was set aside.
-    pipeline.compute_metrics(tmp_path, PERIOD, UNIT, url(tmp_path), "run-1", quality=CONFIG.quality)
+    pipeline.compute_metrics(month(tmp_path), "run-1")
     engine = warehouse.engine_for(url(tmp_path))
     tong = next(r for r in warehouse.dossier_rows(engine, "2023-11", "872") if r["level"] == "tong")
     fb = warehouse.feedback_row(engine, "2023-11", "872")
@@ -70,7 +76,7 @@ def test_results_page_quarantine_and_clean_extracts(tmp_path: Path) -> None:
                                    UNIT, PERIOD)
     assert tong["received"] == next(r for r in want if r["level"] == "tong")["received"] == 20
     assert fb["feedback_received"] == 2
-    evidence = json.loads(pipeline.evidence_path(tmp_path, PERIOD, UNIT).read_text(encoding="utf-8"))
+    evidence = json.loads(month(tmp_path).files.evidence.read_text(encoding="utf-8"))
     assert evidence["quality"]["quarantined"] == {"dossiers": 2, "feedback": 1}
     assert evidence["quality"]["quarantined_ids"]["feedback"] == ["PA-BAD"]
     assert {f["check"] for f in evidence["quality"]["findings"]} == {"finished_has_due_date", "unit_in_district",
@@ -87,7 +93,7 @@ def _stale_outputs(root: Path) -> list[Path]:
     reports = root / "reports" / "2023-11"
     reports.mkdir(parents=True)
     files = [reports / "bao-cao-tthc-872-2023-11.docx", reports / "bao-cao-tthc-872-2023-11.pdf",
-             reports / "bao-cao-tthc-872-2023-11.evidence.json", pipeline.evidence_path(root, PERIOD, UNIT)]
+             reports / "bao-cao-tthc-872-2023-11.evidence.json", month(root).files.evidence]
     for path in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("stale")
@@ -107,7 +113,7 @@ def test_block_above_the_quarantine_limit_fails_with_ids_and_removes_stale_outpu
     stale = _stale_outputs(tmp_path)
 
     with pytest.raises(QualityError) as caught:
-        pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path))
 
     message = str(caught.value)
     assert ONE_STOP in message and "finished_has_due_date: 5" in message and "5 of 25 dossier(s)" in message
@@ -125,21 +131,21 @@ def test_block_above_the_quarantine_limit_fails_with_ids_and_removes_stale_outpu
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["blocked"] is True and summary["message"] == message
     with pytest.raises(metrics.DataError, match="run the validate step first"):
-        pipeline.compute_metrics(tmp_path, PERIOD, UNIT, url(tmp_path), "run-2")
+        pipeline.compute_metrics(month(tmp_path), "run-2")
 
 
 def test_a_blocking_check_fails_on_one_record(tmp_path: Path) -> None:
     land(tmp_path, [*good_dossiers(50), dossier("BAD-STATUS", TrangThaiHoSo=11)], [])
     config = config_with(checks={"dossiers": {"status_in_set": "block"}})
     with pytest.raises(QualityError, match=r"1 of 51 dossier\(s\), e.g. BAD-STATUS fail check dossiers.status_in_set"):
-        pipeline.validate_sources(config, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path, config))
 
 
 def test_warn_keeps_the_record_and_reports_it(tmp_path: Path) -> None:
     land(tmp_path, [*good_dossiers(5), dossier("NEG-FEE", LePhi_SoTien=-5000)],
          [feedback("PA-7", satisfaction=7)])
     config = config_with(checks={"dossiers": {"fee_non_negative": "warn"}})
-    out = pipeline.validate_sources(config, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path, config))
     assert out["quarantined"] == {"dossiers": 0, "feedback": 0}
     assert any("NEG-FEE" in w and "fee_non_negative" in w for w in out["warnings"])
     assert any("PA-7" in w and "satisfaction_in_range" in w for w in out["warnings"])  # warn by default
@@ -160,11 +166,11 @@ def _history(root: Path, received: int, periods: tuple[str, ...] = ("2023-08", "
 
 def test_volume_drop_against_previous_periods_is_flagged(tmp_path: Path) -> None:
     land(tmp_path, good_dossiers(10), [])
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
     assert not any("volume" in w for w in out["warnings"])  # no history: nothing to compare with
 
     _history(tmp_path, received=40)  # 10 now vs a mean of 40: a fall of 75 % > 50 %
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
     warning = next(w for w in out["warnings"] if "volume" in w)
     assert "2023-08, 2023-09, 2023-10" in warning and "20" in warning and "kept" in warning
     summary = json.loads((tmp_path.joinpath(*QDIR) / "summary.json").read_text(encoding="utf-8"))
@@ -172,11 +178,10 @@ def test_volume_drop_against_previous_periods_is_flagged(tmp_path: Path) -> None
                                  "min_received": 20.0, "received": 10}
 
     with pytest.raises(QualityError, match=r"dossiers\.volume"):
-        pipeline.validate_sources(config_with(checks={"dossiers": {"volume": "block"}}), tmp_path, PERIOD, UNIT,
-                                  url(tmp_path))
+        pipeline.validate_sources(month(tmp_path, config_with(checks={"dossiers": {"volume": "block"}})))
 
     _history(tmp_path, received=18)  # 10 vs 18: a fall of 44 %, within the 50 % allowed
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
     assert not any("volume" in w for w in out["warnings"])
 
 
@@ -191,7 +196,7 @@ def test_operator_inputs_are_validated(tmp_path: Path) -> None:
     land(tmp_path, good_dossiers(3), [])
     config = _inputs_config(tmp_path, "inspections:\n  count: 2\n  violations: 3\n  findings: hai trường hợp\n")
     with pytest.raises(QualityError, match=r"inputs\.violations_within_count") as caught:
-        pipeline.validate_sources(config, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path, config))
     assert "operator inputs" in str(caught.value)
 
 
@@ -199,21 +204,21 @@ def test_unreadable_operator_inputs_block_with_the_file_named(tmp_path: Path) ->
     land(tmp_path, good_dossiers(3), [])
     config = _inputs_config(tmp_path, "inspections:\n  count: -1\n")
     with pytest.raises(QualityError, match=r"872\.yaml.*inspections\.count"):
-        pipeline.validate_sources(config, tmp_path, PERIOD, UNIT, url(tmp_path))
+        pipeline.validate_sources(month(tmp_path, config))
 
 
 def test_run_parameters_override_the_inputs_file(tmp_path: Path) -> None:
     land(tmp_path, good_dossiers(3), [])
     params = {"inspections": {"count": 1, "violations": 2, "findings": "x"}}
     with pytest.raises(QualityError, match="violations_within_count"):
-        pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path), input_params=params)
+        pipeline.validate_sources(month(tmp_path), input_params=params)
 
 
 def test_rerun_replaces_an_earlier_quarantine(tmp_path: Path) -> None:
     land(tmp_path, [*good_dossiers(5), dossier("BAD", KenhThucHien=9)], [])
-    pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    pipeline.validate_sources(month(tmp_path))
     assert (tmp_path.joinpath(*QDIR) / "quarantine" / "dossiers.parquet").exists()
     land(tmp_path, good_dossiers(5), [])  # the source was corrected
-    out = pipeline.validate_sources(CONFIG, tmp_path, PERIOD, UNIT, url(tmp_path))
+    out = pipeline.validate_sources(month(tmp_path))
     assert out["quarantined"] == {"dossiers": 0, "feedback": 0}
     assert not (tmp_path.joinpath(*QDIR) / "quarantine").exists()

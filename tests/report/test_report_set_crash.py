@@ -29,6 +29,7 @@ import pytest
 from tests.conftest import unavailable
 from tests.quality.conftest import CONFIG, PERIOD, UNIT, dossier, feedback, land
 from tthc import pipeline, report, warehouse
+from tthc.district_month import DistrictMonth
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_RUN, NEW_RUN = "run-old", "run-new"
@@ -48,6 +49,7 @@ CHILD = textwrap.dedent('''
     from tthc import pipeline, report, storage, warehouse
     import tthc.quality.district  # noqa: F401  (loaded now, so that the patch below reaches its name too)
     from tthc.config import load_config
+    from tthc.district_month import DistrictMonth
     from tthc.periods import parse_period
 
     counts = {"write": 0, "replace_period": 0, "remove": 0, "soffice": 0}
@@ -95,9 +97,9 @@ CHILD = textwrap.dedent('''
     subprocess.Popen = Popen
 
     config = load_config()
-    unit, period = config.hierarchy.get("872"), parse_period("2023-11")
-    pipeline.compute_metrics(root, period, unit, url, sys.argv[5], quality=config.quality)
-    pipeline.write_report(config, root, period, unit, url)
+    month = DistrictMonth(config, parse_period("2023-11"), config.hierarchy.get("872"), root, url)
+    pipeline.compute_metrics(month, sys.argv[5])
+    pipeline.write_report(month)
     print(json.dumps(counts))
 ''')
 
@@ -106,9 +108,13 @@ def url(root: Path) -> str:
     return f"sqlite:///{root / 'warehouse.db'}"
 
 
+def month(root: Path) -> DistrictMonth:
+    return DistrictMonth(CONFIG, PERIOD, UNIT, root, url(root))
+
+
 def run_steps(root: Path, run_id: str) -> dict[str, Any]:
-    pipeline.compute_metrics(root, PERIOD, UNIT, url(root), run_id, quality=CONFIG.quality)
-    return pipeline.write_report(CONFIG, root, PERIOD, UNIT, url(root))
+    pipeline.compute_metrics(month(root), run_id)
+    return pipeline.write_report(month(root))
 
 
 def run_child(script: Path, root: Path, kind: str, nth: int, run_id: str = NEW_RUN) -> subprocess.CompletedProcess:
@@ -150,7 +156,7 @@ def comparable(evidence_bytes: bytes) -> dict[str, Any]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {kind: path.read_bytes() for kind, path in pipeline.report_set(root, PERIOD, UNIT).items() if path.exists()}
+    return {kind: path.read_bytes() for kind, path in month(root).files.report_set.items() if path.exists()}
 
 
 @pytest.fixture(scope="module")
@@ -163,13 +169,13 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("crash")
     root = base / "before"
     land(root, [dossier(f"H87.872-231101-{i:04d}") for i in range(20)], [feedback("PA-1")])
-    pipeline.validate_sources(CONFIG, root, PERIOD, UNIT, url(root))
+    pipeline.validate_sources(month(root))
     written = run_steps(root, OLD_RUN)
     old = snapshot(root)
     summary = root / "reports" / PERIOD.name / "run-summary.json"  # as the earlier run's last task wrote it
     summary.write_text(json.dumps({"run_id": OLD_RUN, "reports_written": 1, "reports": [written["path"]]}))
     land(root, [dossier(f"H87.872-231101-{i:04d}") for i in range(25)], [feedback("PA-1"), feedback("PA-2")])
-    pipeline.validate_sources(CONFIG, root, PERIOD, UNIT, url(root))
+    pipeline.validate_sources(month(root))
     reference = base / "reference"
     shutil.copytree(root, reference)
     run_steps(reference, NEW_RUN)
@@ -185,9 +191,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def check_after_kill(root: Path, prepared: dict[str, Any]) -> str:
     """What a reader finds now is consistent: "old" set whole with its rows, "new" set whole, or "none"."""
-    files = pipeline.report_set(root, PERIOD, UNIT)
+    files = month(root).files.report_set
     found = snapshot(root)
-    intermediate = pipeline.evidence_path(root, PERIOD, UNIT)
+    intermediate = month(root).files.evidence
     if intermediate.exists():
         assert agrees(json.loads(intermediate.read_bytes()), root), "metrics evidence disagrees with the warehouse"
     if "evidence" in found:
@@ -219,7 +225,7 @@ def rerun_and_check(root: Path, prepared: dict[str, Any]) -> None:
     if prepared["pdf"]:
         assert found["pdf"][:5] == b"%PDF-"
     names = sorted(p.name for p in (root / "reports" / PERIOD.name).iterdir())  # the run summary comes at the end
-    assert names == sorted(p.name for p in pipeline.report_set(root, PERIOD, UNIT).values() if p.exists())
+    assert names == sorted(p.name for p in month(root).files.report_set.values() if p.exists())
 
 
 @pytest.fixture(scope="module")
@@ -267,8 +273,8 @@ def test_killed_during_conversion_leaves_no_profile_behind(prepared: dict[str, A
     # The child's scratch folder (the .docx, LibreOffice's profile) outlived it: no finally runs on SIGKILL.
     # The pid is read from the folder's name, as the sweep does.
     left = [p for p in Path(tempfile.gettempdir()).glob(f"{report.SCRATCH_PREFIX}*")
-            if not report._pid_alive(int(p.name.removeprefix(report.SCRATCH_PREFIX).split("-", 1)[0]))]
+            if not report.pdf._pid_alive(int(p.name.removeprefix(report.SCRATCH_PREFIX).split("-", 1)[0]))]
     assert left, "the killed child's scratch folder was expected to survive it"
     rerun_and_check(case, prepared)  # its conversion sweeps the folders of dead processes first
     assert not [p for p in left if p.exists()], "a dead process's LibreOffice profile survived the next conversion"
-    assert not [pid for p in left for pid in report._processes_using(p)], "LibreOffice of a dead task still runs"
+    assert not [pid for p in left for pid in report.pdf._processes_using(p)], "LibreOffice of a dead task still runs"

@@ -17,6 +17,7 @@ from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, model_rows
 from test_report_pdf import fake_soffice
 
 from tthc import pipeline, report, warehouse
+from tthc.district_month import DistrictMonth
 from tthc.inputs import OperatorInputs, load_inputs
 from tthc.report import build_context, render_report
 from tthc.text import clean_text, clean_tree, unwanted_characters
@@ -116,16 +117,16 @@ def stored(config, unit, tmp_path: Path) -> tuple[Path, str]:
     with warehouse.connected(url) as engine:
         warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
     evidence = {"run_id": "run-1", "dossier_metrics": rows, "feedback_metrics": MODEL_FEEDBACK}
-    path = pipeline.evidence_path(root, PERIOD, unit)
+    path = DistrictMonth(config, PERIOD, unit, root, url).files.evidence
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(evidence, default=str), encoding="utf-8")
     return root, url
 
 
 def test_run_parameter_text_is_cleaned_with_a_warning_per_field(config, unit, stored, monkeypatch) -> None:
-    monkeypatch.setattr(report, "find_soffice", lambda: None)
-    root, url = stored
-    out = pipeline.write_report(config, root, PERIOD, unit, url, input_params=raw_inputs(0))
+    monkeypatch.setattr(report.pdf, "find_soffice", lambda: None)
+    month = DistrictMonth(config, PERIOD, unit, *stored)
+    out = pipeline.write_report(month, input_params=raw_inputs(0))
     for field in FIELDS:
         assert any(f"given in the trigger form: field {field} contained" in w for w in out["warnings"]), field
     assert_clean_letter(document_xml(Path(out["path"])))
@@ -133,39 +134,39 @@ def test_run_parameter_text_is_cleaned_with_a_warning_per_field(config, unit, st
 
 
 def test_failed_conversion_keeps_the_earlier_set(config, unit, stored, tmp_path, monkeypatch) -> None:
-    root, url = stored
+    month = DistrictMonth(config, PERIOD, unit, *stored)
     fake_soffice(tmp_path / "ok", monkeypatch, 'out=; while [ "$#" -gt 1 ]; do [ "$1" = --outdir ] && out=$2; '
                  'shift; done; mkdir -p "$out"; printf "%%PDF-fake" > "$out/$(basename "$1" .docx).pdf"')
-    first = pipeline.write_report(config, root, PERIOD, unit, url)
-    files = pipeline.report_set(root, PERIOD, unit)
+    first = pipeline.write_report(month)
+    files = month.files.report_set
     before = {kind: path.read_bytes() for kind, path in files.items()}
     assert before["pdf"] == b"%PDF-fake" and first["pdf"] == str(files["pdf"])
 
     fake_soffice(tmp_path / "broken", monkeypatch, "echo 'Error: source file could not be loaded' >&2; exit 1")
     with pytest.raises(RuntimeError, match="could not be loaded"):
-        pipeline.write_report(config, root, PERIOD, unit, url, input_params={"resources": "Một câu khác."})
+        pipeline.write_report(month, input_params={"resources": "Một câu khác."})
     assert {kind: path.read_bytes() for kind, path in files.items()} == before
 
 
 def test_a_pdf_left_without_its_docx_is_removed_by_the_next_write(config, unit, stored, monkeypatch) -> None:
-    monkeypatch.setattr(report, "find_soffice", lambda: None)
-    root, url = stored
-    files = pipeline.report_set(root, PERIOD, unit)
+    monkeypatch.setattr(report.pdf, "find_soffice", lambda: None)
+    month = DistrictMonth(config, PERIOD, unit, *stored)
+    files = month.files.report_set
     files["pdf"].parent.mkdir(parents=True)
     files["pdf"].write_bytes(b"%PDF- of an interrupted write")
     (files["pdf"].parent / f".{files['docx'].name}.tmp-0123").write_bytes(b"half a docx")
     (files["pdf"].parent / "run-summary.json").write_text('{"reports": ["an earlier run"]}')
-    pipeline.write_report(config, root, PERIOD, unit, url)
+    pipeline.write_report(month)
     assert sorted(p.name for p in files["pdf"].parent.iterdir()) == sorted([files["docx"].name,
                                                                             files["evidence"].name])
 
 
 def test_rows_of_another_computation_are_refused(config, unit, stored) -> None:
-    root, url = stored
-    path = pipeline.evidence_path(root, PERIOD, unit)
+    month = DistrictMonth(config, PERIOD, unit, *stored)
+    path = month.files.evidence
     evidence = json.loads(path.read_text(encoding="utf-8"))
     evidence["feedback_metrics"]["feedback_received"] = 6
     path.write_text(json.dumps(evidence), encoding="utf-8")
     with pytest.raises(RuntimeError, match=r"different computations .*feedback_received"):
-        pipeline.write_report(config, root, PERIOD, unit, url)
-    assert not any(p.exists() for p in pipeline.report_set(root, PERIOD, unit).values())
+        pipeline.write_report(month)
+    assert not any(p.exists() for p in month.files.report_set.values())

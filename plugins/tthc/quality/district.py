@@ -1,6 +1,7 @@
 """One district's month through the quality gate: validate, decide, write what an operator opens.
 
-Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit code>/``):
+Layout under the data root, per period and district (``quality/<YYYY-MM>/<unit code>/``; the names are
+``tthc.locations``):
 
 - ``index.html``: the results page an operator opens (``tthc.quality.page``): the verdict first, then
   per source the checks that failed, their rules, the records and ids, what was quarantined or blocked
@@ -28,38 +29,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tthc.landing import read_landed
+from tthc.locations import DistrictFiles, QualityFiles, results_name
 from tthc.metrics import DataError
 from tthc.periods import Period
 from tthc.quality import QualityError
 from tthc.quality.checks import DOSSIERS, FEEDBACK, ID_COLUMNS, INPUTS, METRICS, checks_of, get_check
-from tthc.quality.page import page_path, write_page
+from tthc.quality.page import write_page
 from tthc.quality.policy import SourceOutcome, block_message, decide
 from tthc.quality.runner import Finding, GxSession, findings, remove_tree
 from tthc.quality.suites import VolumeBaseline
-from tthc.storage import atomic_write_bytes, raw_dir
+from tthc.storage import atomic_write_bytes
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
 
 SOURCE_SUITES = (DOSSIERS, FEEDBACK, INPUTS)
 METRIC_SUITES = (METRICS,)
-CLEAN_FILES = {DOSSIERS: "dossiers.parquet", FEEDBACK: "feedback.parquet"}
 # (whole, part) pairs of docs/metrics.md: a part never exceeds its whole.
 DOSSIER_PARTS = (
     ("received", "received_online"), ("received", "digitized_dossiers"), ("received", "fee_dossiers"),
     ("fee_dossiers", "paid_online"), ("resolved", "resolved_early"), ("resolved", "resolved_on_time"),
     ("resolved", "resolved_late"), ("resolved", "digitized_results"), ("pending", "pending_overdue"),
 )
-
-
-def quality_dir(root: Any, period_name: str, unit_code: str) -> Any:
-    """Quality results of one reporting unit and period."""
-    return root / "quality" / period_name / unit_code
-
-
-def clean_path(root: Any, period_name: str, unit_code: str, source: str) -> Any:
-    """The validated extract of a source (quarantined records removed) that the metrics step reads."""
-    return quality_dir(root, period_name, unit_code) / CLEAN_FILES[source]
 
 
 def volume_baseline(history: list[dict[str, Any]], drop_max_share: float) -> VolumeBaseline | None:
@@ -71,8 +62,8 @@ def volume_baseline(history: list[dict[str, Any]], drop_max_share: float) -> Vol
     return VolumeBaseline(tuple(str(row["period"]) for row in rows), mean, mean * (1 - drop_max_share))
 
 
-def rejected_finding(raw: Any, source: str, severity: str) -> Finding | None:
-    """The ``field_types`` finding of a source from the extract's ``<source>.rejected.json``; None when none.
+def rejected_finding(path: Any, source: str, severity: str) -> Finding | None:
+    """The ``field_types`` finding of a source from its extract's ``<source>.rejected.json`` (``path``); None when none.
 
     Why here and not in a suite: a record with a field of the wrong JSON type is set aside at
     extraction and never landed (its value never kept), so no GX expectation can see it; only its
@@ -80,7 +71,6 @@ def rejected_finding(raw: Any, source: str, severity: str) -> Finding | None:
     blocks it like any other record. An absent file means nothing was rejected (an extract of an
     earlier version).
     """
-    path = raw / f"{source}.rejected.json"
     if not path.exists():
         return None
     try:
@@ -156,12 +146,12 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     started = time.perf_counter()
     session = session or GxSession()
     gx_ready = time.perf_counter()
-    folder = quality_dir(root, period.name, unit.code)
-    raw = raw_dir(root, period.name, unit.code)
-    dossiers = prepare_dossiers(read_landed(raw / "dossiers.parquet"), period)
-    feedback = prepare_feedback(read_landed(raw / "feedback.parquet"))
+    files = DistrictFiles(root, period.name, unit.code)
+    qfolder = files.quality
+    dossiers = prepare_dossiers(read_landed(files.landed(DOSSIERS)), period)
+    feedback = prepare_feedback(read_landed(files.landed(FEEDBACK)))
     volume = volume_baseline(history or [], quality.volume_drop_max_share)
-    rejected = {source: rejected_finding(raw, source, quality.severity(source, "field_types"))
+    rejected = {source: rejected_finding(files.rejected(source), source, quality.severity(source, "field_types"))
                 for source in (DOSSIERS, FEEDBACK)}
 
     def derived(frame: Any) -> list[str]:
@@ -189,20 +179,20 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     validated = time.perf_counter()
 
     blocked = any(o.blocked for o in outcomes)
-    where = str(page_path(folder))
+    where = str(qfolder.page)
     message = block_message(unit.code, unit.name, period.name, outcomes, where) if blocked else None
     for suite, result in results.items():
-        _write_json(folder / f"{suite}.json", result)
+        _write_json(qfolder.results(suite), result)
     for stale in (*SOURCE_SUITES, *METRIC_SUITES):  # an earlier run's results describe other data
         if stale not in results:
-            (folder / f"{stale}.json").unlink(missing_ok=True)
-    remove_tree(folder / "quarantine")
+            qfolder.results(stale).unlink(missing_ok=True)
+    remove_tree(qfolder.quarantine_dir)
     quarantine: dict[str, str] = {}
     clean: dict[str, str] = {}
     for source in (DOSSIERS, FEEDBACK):
         outcome = next(o for o in outcomes if o.source == source)
-        target = clean_path(root, period.name, unit.code, source)
-        table = _read_table(raw / f"{source}.parquet")
+        target = qfolder.clean(source)
+        table = _read_table(files.landed(source))
         checks_by_id: dict[str, list[str]] = {}
         for finding in outcome.findings:
             if finding.outcome == "quarantined":
@@ -210,7 +200,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
                     checks_by_id.setdefault(record_id, []).append(finding.check)
         kept, held = _split(table, ID_COLUMNS[source], outcome.quarantined_ids, checks_by_id)
         if held.num_rows:  # records rejected at extraction were never landed: they are not in this file
-            quarantine[source] = str(_write_table(folder / "quarantine" / f"{source}.parquet", held))
+            quarantine[source] = str(_write_table(qfolder.quarantined(source), held))
         if blocked:
             target.unlink(missing_ok=True)
         else:
@@ -230,18 +220,18 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
                                                "min_received": volume.min_received,
                                                "received": int(dossiers["q_received_in_period"].sum())},
         "sources": {o.source: o.to_dict() for o in outcomes},
-        "results": {suite: f"{suite}.json" for suite in results},
+        "results": {suite: results_name(suite) for suite in results},
         "clean": clean,
         "quarantine": quarantine,
         "results_page": where,
     }
     page_started = time.perf_counter()
-    write_page(folder, summary, results)
+    write_page(qfolder, summary, results)
     finished = time.perf_counter()
     summary["seconds"] = {"gx_import": round(session.import_seconds, 3), "gx_setup": round(gx_ready - started, 3),
                           "validate": round(validated - gx_ready, 3), "write": round(page_started - validated, 3),
                           "results_page": round(finished - page_started, 3), "total": round(finished - started, 3)}
-    _write_json(folder / "summary.json", summary)
+    _write_json(qfolder.summary, summary)
     log.info("district %s %s: quality %s in %.2f s (validation %.2f s, results page %.3f s); quarantined %s; "
              "%d warning(s); results: %s",
              unit.code, period.name, "BLOCKED" if blocked else "passed", finished - started, validated - gx_ready,
@@ -251,11 +241,11 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     return summary
 
 
-def read_summary(root: Any, period_name: str, unit_code: str) -> dict[str, Any] | None:
-    path = quality_dir(root, period_name, unit_code) / "summary.json"
-    if not path.exists():
+def read_summary(quality: QualityFiles) -> dict[str, Any] | None:
+    """The gate's ``summary.json`` in a unit's quality folder; None when the unit was not validated."""
+    if not quality.summary.exists():
         return None
-    return json.loads(path.read_bytes().decode("utf-8"))
+    return json.loads(quality.summary.read_bytes().decode("utf-8"))
 
 
 def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUnit, dossier_rows: list[dict[str, Any]],
@@ -269,7 +259,7 @@ def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUni
     from tthc.quality.suites import metrics_suite
 
     session = session or GxSession()
-    folder = quality_dir(root, period.name, unit.code)
+    qfolder = DistrictFiles(root, period.name, unit.code).quality
     frame = metrics_frame(dossier_rows, feedback_row, DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS, DOSSIER_PARTS)
     results = {METRICS: session.run(METRICS, frame, metrics_suite(), METRICS, ID_COLUMNS[METRICS],
                                     _severities(quality, METRICS))}
@@ -277,29 +267,29 @@ def validate_metrics(quality: Any, root: Any, period: Period, unit: ReportingUni
     rows = len(frame)
     outcome = decide(METRICS, found, rows, 0)
     for suite, result in results.items():
-        _write_json(folder / f"{suite}.json", result)
-    where = str(page_path(folder))
-    summary = read_summary(root, period.name, unit.code)
-    earlier = {suite: json.loads((folder / name).read_bytes().decode("utf-8"))
+        _write_json(qfolder.results(suite), result)
+    where = str(qfolder.page)
+    summary = read_summary(qfolder)
+    earlier = {suite: json.loads((qfolder.path / name).read_bytes().decode("utf-8"))
                for suite, name in ((summary or {}).get("results") or {}).items()
-               if suite not in results and (folder / name).exists()}
+               if suite not in results and (qfolder.path / name).exists()}
     message = block_message(unit.code, unit.name, period.name, [outcome], where) if outcome.blocked else None
     if summary:
         summary.pop("data_docs", None)  # written by an earlier version
         summary["results_page"] = where
         summary.setdefault("sources", {})[METRICS] = outcome.to_dict()
-        summary.setdefault("results", {}).update({suite: f"{suite}.json" for suite in results})
+        summary.setdefault("results", {}).update({suite: results_name(suite) for suite in results})
         summary["warnings"] = [*summary.get("warnings", []), *outcome.warnings]
         if outcome.blocked:
             summary["blocked"] = True
             summary["message"] = message
-        _write_json(folder / "summary.json", summary)
+        _write_json(qfolder.summary, summary)
     else:  # metrics checked without a validation summary (tests, a hand run): the page says what is known
         summary = {"period": period.name, "window": [period.start.isoformat(), period.end.isoformat()],
                    "unit": {"code": unit.code, "name": unit.name}, "blocked": outcome.blocked, "message": message,
                    "warnings": outcome.warnings, "sources": {METRICS: outcome.to_dict()},
-                   "results": {suite: f"{suite}.json" for suite in results}, "results_page": where}
-    write_page(folder, summary, {**earlier, **results})
+                   "results": {suite: results_name(suite) for suite in results}, "results_page": where}
+    write_page(qfolder, summary, {**earlier, **results})
     if outcome.blocked:
         raise QualityError(message)
     return outcome

@@ -22,16 +22,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from tthc.locations import QUALITY_SUMMARY, DistrictFiles, QualityFiles, quarantine_name, results_name
 from tthc.quality.checks import DOSSIERS, FEEDBACK, INPUTS, METRICS, SOURCES, SYSTEMS, checks_of
 from tthc.quality.policy import NOUNS, POLICY_HINT
 from tthc.quality.runner import describe, exception_text, remove_tree
 from tthc.storage import atomic_write_bytes
 
-PAGE = "index.html"
-OLD_DOCS = "data_docs"  # the GX Data Docs folder earlier versions wrote beside the results
 TEMPLATE = Path(__file__).with_name("page.html.j2")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
 SHOWN_IDS = 200  # ids listed per failed check; the rest are counted and their full list named
@@ -42,15 +41,10 @@ TITLES = {DOSSIERS: "Dossiers: one-stop system", FEEDBACK: "Feedback: hotline 10
 OUTCOME_WORDS = {"blocked": "blocked", "quarantined": "quarantined", "warned": "warned (kept)"}
 
 
-def page_path(folder: Any) -> Any:
-    """Where the results page of a district and period lives (``folder`` is its quality folder)."""
-    return folder / PAGE
-
-
-def write_page(folder: Any, summary: dict[str, Any], results: dict[str, dict[str, Any]]) -> Any:
-    """Render the page into ``folder/index.html`` (atomically) and remove Data Docs an earlier version left."""
-    path = atomic_write_bytes(page_path(folder), render_page(summary, results).encode("utf-8"))
-    remove_tree(folder / OLD_DOCS)
+def write_page(folder: QualityFiles, summary: dict[str, Any], results: dict[str, dict[str, Any]]) -> Any:
+    """Render the page into the quality folder (atomically) and remove Data Docs an earlier version left there."""
+    path = atomic_write_bytes(folder.page, render_page(summary, results).encode("utf-8"))
+    remove_tree(folder.old_data_docs)
     return path
 
 
@@ -85,9 +79,9 @@ def page_model(summary: dict[str, Any], results: dict[str, dict[str, Any]]) -> d
     else:
         verdict = {"kind": "passed", "word": "Passed", "text": "Every record checked is used in the report."}
     sources = [_source(source, parts.get(source), results.get(source), summary) for source in SOURCES]
-    files = [{"href": f"{suite}.json", "label": f"{suite}.json", "what": f"GX validation result of suite {suite}"}
-             for suite in SOURCES if suite in results]
-    files.append({"href": "summary.json", "label": "summary.json",
+    files = [{"href": results_name(suite), "label": results_name(suite),
+              "what": f"GX validation result of suite {suite}"} for suite in SOURCES if suite in results]
+    files.append({"href": QUALITY_SUMMARY, "label": QUALITY_SUMMARY,
                   "what": "the findings and decisions of this page, every quarantined id"})
     return {
         "unit": f"{unit.get('name', '')} ({unit.get('code', '')})",
@@ -145,7 +139,7 @@ def _source(source: str, part: dict[str, Any] | None, result: dict[str, Any] | N
         file = (summary.get("quarantine") or {}).get(source)
         model["quarantine"] = {
             "count": f"{len(quarantined)} {noun}",
-            "file": f"quarantine/{source}.parquet" if file else None,
+            "file": quarantine_name(source) if file else None,
             "in_file": len(quarantined) - len(never_landed & set(quarantined)),
             "never_landed": len(never_landed & set(quarantined)),
         }
@@ -178,11 +172,12 @@ def _finding(finding: dict[str, Any], failing: list[dict[str, Any]], source: str
     count = int(finding.get("count") or len(ids))
     shown = ids[:SHOWN_IDS]
     if finding.get("ids_truncated") and finding["check"] == "field_types":
-        full_list = f"raw/{period}/{code}/{source}.rejected.json under the data root"
+        relative = DistrictFiles(PurePosixPath(), str(period), str(code)).rejected(source)  # relative to the data root
+        full_list = f"{relative} under the data root"
     elif finding.get("ids_truncated"):
-        full_list = f"{source}.json (the GX result: unexpected_index_list of each failed expectation)"
+        full_list = f"{results_name(source)} (the GX result: unexpected_index_list of each failed expectation)"
     else:
-        full_list = "summary.json"
+        full_list = QUALITY_SUMMARY
     if failing:
         expectations = failing
     else:  # a check without a GX expectation (field_types), or results that are gone: the finding's own words

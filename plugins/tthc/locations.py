@@ -1,0 +1,174 @@
+"""Where every file of the pipeline lives under the data root: the one module that spells folder and file names.
+
+Why one module: the layout is a contract with people and programs outside the step that writes a file.
+The next step reads what the previous one wrote (possibly on another host), the outputs pages of the UI
+plugin serve the report set and the quality folder, operators open the results page from a failed
+task's message, and the README documents the layout. Spelled in one place, a name cannot drift between
+its writer and its readers. Nothing here reads or writes (``tthc.storage`` writes, atomically); every
+function takes the data root as a path object, a ``pathlib.Path`` or the Airflow glue's
+``ObjectStoragePath``, and returns one built from it. With ``PurePosixPath()`` as the root, the paths
+are those relative to the data root, as shown to people.
+
+Layout of one period ``<YYYY-MM>`` and reporting unit ``<code>``:
+
+- ``raw/<YYYY-MM>/<code>/``: per source (``dossiers``, ``feedback``) the landed extract ``<source>.parquet``
+  (no personal data) and ``<source>.rejected.json``, the records set aside for a field of the wrong JSON
+  type (ids and fields, no values);
+- ``quality/<YYYY-MM>/<code>/``: the results page ``index.html``, each GX result ``<suite>.json``, the
+  findings ``summary.json``, the quarantined records ``quarantine/<source>.parquet`` and the clean
+  extracts ``<source>.parquet`` the metrics are computed from (see ``tthc.quality.district``);
+- ``metrics/<YYYY-MM>/<code>/evidence.json``: the record ids behind the figures stored in the warehouse;
+- ``reports/<YYYY-MM>/``: the unit's report set ``bao-cao-tthc-<code>-<YYYY-MM>`` + ``.docx``, ``.pdf``,
+  ``.evidence.json``, and the period's ``run-summary.json``, written by a run's last task.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+RAW, QUALITY, METRICS, REPORTS = "raw", "quality", "metrics", "reports"  # the data root's top folders
+
+RESULTS_PAGE = "index.html"  # the page an operator opens, in the quality folder
+QUALITY_SUMMARY = "summary.json"  # the gate's findings and decisions, beside the page
+QUARANTINE = "quarantine"  # subfolder of the quality folder: the records set aside, per source
+OLD_DATA_DOCS = "data_docs"  # GX Data Docs that earlier versions wrote in the quality folder; removed
+EVIDENCE = "evidence.json"  # in metrics/<YYYY-MM>/<code>/
+
+RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the run's last task
+# A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
+REPORT_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "evidence": ".evidence.json"}
+_REPORT_STEM = re.compile(r"bao-cao-tthc-(\d{1,6})-(\d{4}-\d{2})")
+
+
+def report_names(unit_code: str, period: str) -> dict[str, str]:
+    """File names of a unit's report set under ``reports/<YYYY-MM>/``: ``bao-cao-tthc-<code>-<YYYY-MM><suffix>``.
+
+    The GSO code makes each name unique and findable; the pipeline writes these, the UI plugin serves them.
+    """
+    return {kind: f"bao-cao-tthc-{unit_code}-{period}{suffix}" for kind, suffix in REPORT_SUFFIXES.items()}
+
+
+def parse_report_name(name: str) -> tuple[str, str, str] | None:
+    """(unit code, period, kind) of a report set's file name, None for any other name (``report_names`` reversed).
+
+    Why: the outputs plugin serves a file only when its name is one the pipeline writes.
+    """
+    for kind, suffix in REPORT_SUFFIXES.items():
+        if name.endswith(suffix):
+            match = _REPORT_STEM.fullmatch(name.removesuffix(suffix))
+            if match is not None:
+                return match.group(1), match.group(2), kind
+    return None
+
+
+def report_dir(root: Any, period: str) -> Any:
+    """All reports of one period, one set per reporting unit (its GSO code in the names), and the run summary."""
+    return root / REPORTS / period
+
+
+def run_summary_path(root: Any, period: str) -> Any:
+    """The summary of the last run of the period (``tthc_airflow.summary``), beside its reports."""
+    return report_dir(root, period) / RUN_SUMMARY
+
+
+def results_name(suite: str) -> str:
+    """File name of a GX validation result in the quality folder (also the results page's link to it)."""
+    return f"{suite}.json"
+
+
+def quarantine_name(source: str) -> str:
+    """The quarantined records of a source, relative to the quality folder (the results page links to it)."""
+    return f"{QUARANTINE}/{source}.parquet"
+
+
+@dataclass(frozen=True)
+class QualityFiles:
+    """The quality folder of one unit's month, ``quality/<YYYY-MM>/<code>/``, and what the gate writes in it."""
+
+    path: Any
+
+    @property
+    def page(self) -> Any:
+        """The results page (``tthc.quality.page``)."""
+        return self.path / RESULTS_PAGE
+
+    @property
+    def summary(self) -> Any:
+        """The findings per source and what was blocked, warned about or quarantined."""
+        return self.path / QUALITY_SUMMARY
+
+    def results(self, suite: str) -> Any:
+        """A GX validation result, as GX writes it."""
+        return self.path / results_name(suite)
+
+    @property
+    def quarantine_dir(self) -> Any:
+        return self.path / QUARANTINE
+
+    def quarantined(self, source: str) -> Any:
+        """The records of ``source`` set aside, as landed, with the checks each failed."""
+        return self.quarantine_dir / f"{source}.parquet"
+
+    def clean(self, source: str) -> Any:
+        """The validated extract of a source (quarantined records removed): the only input of the metrics step."""
+        return self.path / f"{source}.parquet"
+
+    @property
+    def old_data_docs(self) -> Any:
+        return self.path / OLD_DATA_DOCS
+
+
+@dataclass(frozen=True)
+class DistrictFiles:
+    """Every file of one reporting unit's month under the data root ``root``."""
+
+    root: Any
+    period: str
+    unit_code: str
+
+    @property
+    def raw_dir(self) -> Any:
+        """Raw extracts (no personal data) of the unit and period."""
+        return self.root / RAW / self.period / self.unit_code
+
+    def landed(self, source: str) -> Any:
+        """The extract of ``source`` as landed (``tthc.landing``): every record of an allowed type."""
+        return self.raw_dir / f"{source}.parquet"
+
+    def rejected(self, source: str) -> Any:
+        """Beside the landed extract: the records set aside for a wrong JSON type (id, field, types; no value)."""
+        return self.raw_dir / f"{source}.rejected.json"
+
+    @property
+    def quality(self) -> QualityFiles:
+        return QualityFiles(self.root / QUALITY / self.period / self.unit_code)
+
+    @property
+    def evidence(self) -> Any:
+        """The evidence of the unit's figures as stored in the warehouse, copied into the report set when written.
+
+        It exists only while the warehouse holds the rows it describes: ``tthc.pipeline.compute_metrics``
+        removes it before replacing them and writes the new one after.
+        """
+        return self.root / METRICS / self.period / self.unit_code / EVIDENCE
+
+    @property
+    def report_dir(self) -> Any:
+        return report_dir(self.root, self.period)
+
+    @property
+    def report_set(self) -> dict[str, Any]:
+        """The files of the unit's report set of the period, by kind: ``docx``, ``pdf``, ``evidence``.
+
+        The .docx is the set's commit (written last, removed first: ``tthc.pipeline.publish_report``):
+        readers of the reports folder show a unit's PDF and evidence only beside its .docx.
+        """
+        folder = self.report_dir
+        return {kind: folder / name for kind, name in report_names(self.unit_code, self.period).items()}
+
+    @property
+    def run_summary(self) -> Any:
+        """The period's run summary (for every unit: a report set that changes makes it stale)."""
+        return run_summary_path(self.root, self.period)
