@@ -183,6 +183,7 @@ class PipelineConfig(_Strict):
     units_file: str  # relative to include/
     template: str  # relative to include/
     phrases: str  # relative to include/: the variable wording of the report, beside the template
+    province_template: str  # relative to include/: the province's consolidated report
     inputs_dir: str = "inputs"  # relative to include/
     schedule: Schedule = Field(default_factory=Schedule)
     targets: Targets = Field(default_factory=Targets)
@@ -192,6 +193,8 @@ class PipelineConfig(_Strict):
     quality: Quality = Field(default_factory=Quality)
     report_defaults: dict[str, Any]
     report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # the province's consolidated report: overrides report_defaults as a unit's entry does
+    report_province: dict[str, Any] = Field(default_factory=dict)
     # per unit code, per period name (YYYY-MM): values that change for that period only
     report_periods: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
     # The folder the paths above are relative to. In the file: relative to the file's own folder
@@ -205,6 +208,10 @@ class PipelineConfig(_Strict):
     @property
     def template_path(self) -> Path:
         return self.include_dir / self.template
+
+    @property
+    def province_template_path(self) -> Path:
+        return self.include_dir / self.province_template
 
     @property
     def phrases_path(self) -> Path:
@@ -233,6 +240,17 @@ class PipelineConfig(_Strict):
             return ReportSettings.model_validate({**merged, "phrases": self.report_phrases})
         except ValidationError as exc:
             raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: {exc}") from exc
+
+
+    def province_report_settings(self) -> ReportSettings:
+        """The consolidated report's settings: the defaults overlaid by ``report_province``."""
+        merged = _merge(self.report_defaults, self.report_province)
+        if "phrases" in merged:
+            raise ConfigError(f"report_province: phrases are not set here; edit the phrase file {self.phrases_path}")
+        try:
+            return ReportSettings.model_validate({**merged, "phrases": self.report_phrases})
+        except ValidationError as exc:
+            raise ConfigError(f"report settings of the province (report_province): {exc}") from exc
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +286,7 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     except ValidationError as exc:
         raise ConfigError(f"configuration file {path} is invalid:\n{exc}") from exc
     for what, target in (("units_file", config.include_dir / config.units_file), ("template", config.template_path),
-                         ("phrases", config.phrases_path)):
+                         ("phrases", config.phrases_path), ("province_template", config.province_template_path)):
         if not target.exists():
             raise ConfigError(
                 f"{path}: {what} not found at {target}. Paths in this file are relative to include_dir "
@@ -279,4 +297,5 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         hierarchy.get(code)  # unknown codes fail with the list of known ones
     for unit in hierarchy.reporting_units:
         config.report_settings(unit.code, "0000-01")  # every unit's settings validate
+    config.province_report_settings()
     return config

@@ -53,6 +53,13 @@ CASES: dict[str, dict[str, tuple[str, ...]]] = {
         "about_procedures": ("count",),
         "none_about_procedures": (),
     },
+    "province": {
+        "all_units": ("total", "kinds"),
+        "some_units": ("reported", "total", "kinds"),
+        "rate": ("rate",),
+        "no_rate": (),
+        "unit_with_figure": ("name", "figure"),
+    },
     "change": {
         "received_up": _CHANGE,
         "received_down": _CHANGE,
