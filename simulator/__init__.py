@@ -7,7 +7,8 @@ standard library is used at runtime, so it starts anywhere in well under a secon
 
 Modules:
 
-- :mod:`simulator.data`: the reference hierarchy and the deterministic synthetic records.
+- :mod:`simulator.data`: the reference hierarchies, which one is in force when (the 2025 reform), and the
+  deterministic synthetic records.
 - :mod:`simulator.faults`: the fault injector (5xx, 429, cut, slow, dup).
 - :mod:`simulator.server`: the HTTP server and :func:`simulator.server.start_in_thread`.
 """

@@ -8,9 +8,11 @@ on stderr. Stops cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from types import FrameType
 
 from simulator.corrupt import KINDS, parse_spec
@@ -33,6 +35,29 @@ def _corrupt(value: str) -> str:
     return value
 
 
+_DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})=(.+)$")
+
+
+def _units(value: str) -> tuple[date | None, str]:
+    """``PATH`` or ``YYYY-MM-DD=PATH`` (the units in force from that day on)."""
+    match = _DATED.match(value)
+    if match is None:
+        return None, value
+    try:
+        return date.fromisoformat(match.group(1)), match.group(2)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a valid date: {match.group(1)!r}") from None
+
+
+def units_options(values: Sequence[tuple[date | None, str]]) -> tuple[str | None, list[tuple[date | None, str]] | None]:
+    """``(units_path, timeline)`` for the ``--units`` given: none = the default timeline, one undated = that file."""
+    if not values:
+        return None, None
+    if len(values) == 1 and values[0][0] is None:
+        return values[0][1], None
+    return None, list(values)
+
+
 def _rate(value: str) -> float:
     try:
         rate = float(value)
@@ -52,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8089, help="port; 0 picks a free one (default 8089)")
     parser.add_argument(
-        "--units", default=None, help="units JSON (default include/reference/units-dong-thap-2023.json)"
+        "--units", action="append", type=_units, default=[], metavar="[YYYY-MM-DD=]PATH",
+        help="units JSON; repeat with a valid-from date for a timeline, e.g. --units A.json --units 2025-07-01=B.json "
+             "(default: include/reference/units-dong-thap-2023.json, then from 2025-07-01 units-dong-thap-2025.json)",
     )
     parser.add_argument("--one-stop-token", default=DEFAULT_ONE_STOP_TOKEN, help="bearer token of the dossier API")
     parser.add_argument("--hotline-key", default=DEFAULT_HOTLINE_KEY, help="X-API-Key of the feedback API")
@@ -81,9 +108,10 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator in the foreground until interrupted."""
     args = build_parser().parse_args(argv)
+    units_path, timeline = units_options(args.units)
     try:
         server = make_server(
-            args.host, args.port, units_path=args.units, one_stop_token=args.one_stop_token,
+            args.host, args.port, units_path=units_path, timeline=timeline, one_stop_token=args.one_stop_token,
             hotline_key=args.hotline_key, fault_rate=args.fault_rate, faults=args.faults,
             slow_seconds=args.slow_seconds, retry_after=args.retry_after, seed=args.seed, quiet=args.quiet,
             corrupt=args.corrupt,

@@ -37,24 +37,41 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DATA_FIRST_DAY",
     "DATA_NOW",
+    "DEFAULT_TIMELINE",
     "DEFAULT_UNITS_PATH",
     "FIRST_MONTH",
     "LAST_MONTH",
+    "REFORM_DATE",
+    "UNITS_2025_PATH",
     "District",
+    "Era",
     "Hierarchy",
+    "Timeline",
     "Unit",
+    "UnitsSource",
     "UnknownDistrictError",
+    "default_timeline",
     "dossiers_for",
     "dossiers_in_window",
     "dossiers_received_in_month",
     "feedback_for",
     "feedback_in_window",
+    "load_timeline",
     "load_units",
+    "single",
 ]
 
-#: The reference hierarchy served by default: repo root (parent of ``simulator/``) + this path.
-DEFAULT_UNITS_PATH = Path(__file__).resolve().parent.parent / "include" / "reference" / "units-dong-thap-2023.json"
+_REFERENCE = Path(__file__).resolve().parent.parent / "include" / "reference"
+#: The hierarchy before the 2025 reform (districts and their communes): what ``load_units()`` loads.
+DEFAULT_UNITS_PATH = _REFERENCE / "units-dong-thap-2023.json"
+#: The hierarchy after it (communes and wards reporting for themselves to province 82).
+UNITS_2025_PATH = _REFERENCE / "units-dong-thap-2025.json"
+#: The day the district level ceased to exist: periods ending after it are reported by communes and wards.
+REFORM_DATE = date(2025, 7, 1)
+#: What the server and the data functions serve by default: the 2023 units, then the 2025 ones.
+DEFAULT_TIMELINE: tuple[tuple[date | None, Path], ...] = ((None, DEFAULT_UNITS_PATH), (REFORM_DATE, UNITS_2025_PATH))
 
 #: First and last (year, month) for which records are generated (by ``NgayTiepNhan`` / ``received_at``).
 FIRST_MONTH = (2022, 1)
@@ -62,6 +79,8 @@ LAST_MONTH = (2026, 12)
 
 #: The simulated systems' "now" (local time): no timestamp in the data is at or after it.
 DATA_NOW = datetime(2027, 1, 1)
+#: The first day with records.
+DATA_FIRST_DAY = date(*FIRST_MONTH, 1)
 
 _DAY = 86_400
 _HOUR = 3_600
@@ -81,12 +100,20 @@ def _nfc(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Reference hierarchy
+# Reference hierarchies and the timeline of which one is in force
 # --------------------------------------------------------------------------------------------
 
 
 class UnknownDistrictError(KeyError):
-    """The code is not a district-level unit of the loaded hierarchy (the server answers 400)."""
+    """The code is not a reporting unit the request may name (the server answers 400 with :attr:`reason`)."""
+
+    def __init__(self, code: str, reason: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.reason = reason or f"{code!r} is not a reporting unit"
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -99,21 +126,37 @@ class Unit:
 
 @dataclass(frozen=True)
 class District:
-    """A district-level reporting unit (3-digit GSO code) and its communes."""
+    """A reporting unit and the communes under it.
+
+    Before the 2025 reform a district (3-digit GSO code) with its communes; after it a commune or ward
+    (5-digit code) with no commune under it, which reports for itself: every dossier it handles has
+    its own code as ``MaDonVi``. The class keeps its old name because the data's API speaks of districts.
+    """
 
     code: str
     name: str
     communes: tuple[Unit, ...]
 
+    @property
+    def reports_for_itself(self) -> bool:
+        """No commune under it: a commune or ward after the 2025 reform."""
+        return not self.communes
+
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """The province and its districts, as loaded from a units JSON file."""
+    """The province and its reporting units, as loaded from a units JSON file.
+
+    ``first_month`` is the first (year, month) with records: :data:`FIRST_MONTH` for a file served on
+    its own, the month a hierarchy comes into force when it is part of a :class:`Timeline` (the
+    communes and wards of 2025 did not exist before, so they have no records before it).
+    """
 
     path: str
     province_code: str
     province_name: str
     districts: Mapping[str, District]
+    first_month: tuple[int, int] = FIRST_MONTH
 
     def district(self, code: str) -> District:
         """Return the district or raise :class:`UnknownDistrictError`."""
@@ -122,25 +165,60 @@ class Hierarchy:
         except KeyError:
             raise UnknownDistrictError(code) from None
 
+    @property
+    def two_tier(self) -> bool:
+        """Every reporting unit reports for itself: the post-2025 structure (province, then communes and wards)."""
+        return all(d.reports_for_itself for d in self.districts.values())
+
+    def accepts(self, code: str) -> bool:
+        """``code`` may be asked for: a reporting unit, or (two-tier only, as ``sources.md`` says) the province."""
+        return code in self.districts or (self.two_tier and code == self.province_code)
+
+    def is_province(self, code: str) -> bool:
+        """``code`` asks for the whole province (every reporting unit), which only a two-tier hierarchy allows."""
+        return self.two_tier and code == self.province_code
+
+    def describe(self, code: str) -> str:
+        """What ``code`` is in this hierarchy, for error messages: "a district-level unit of Tỉnh X (87)"."""
+        where = f"{self.province_name} ({self.province_code})"
+        if code == self.province_code:
+            return f"the province {where}"
+        unit = self.districts.get(code)
+        if unit is None:
+            return f"not a unit of {where}"
+        return f"a {'commune-level' if unit.reports_for_itself else 'district-level'} unit of {where}"
+
+    def served_units(self) -> str:
+        """Which codes a request may name, for error messages."""
+        where = f"{self.province_name} ({self.province_code})"
+        if self.two_tier:
+            return f"the communes and wards of {where}, or the province {self.province_code}"
+        return f"the district-level units of {where}"
+
 
 _units_lock = threading.Lock()
-_units_cache: dict[str, Hierarchy] = {}
+_units_cache: dict[tuple[str, tuple[int, int]], Hierarchy] = {}
 
 
 def _resolve(units_path: str | Path | None) -> str:
     return str(Path(units_path).resolve() if units_path is not None else DEFAULT_UNITS_PATH)
 
 
-def load_units(units_path: str | Path | None = None) -> Hierarchy:
-    """Load (once per path) a hierarchy shaped like ``include/reference/units-*.json``.
+def _code(raw: Any, digits: int) -> bool:
+    return isinstance(raw, str) and len(raw) == digits and raw.isdigit()
 
-    The file has ``province.code`` and ``reporting_units``: districts with a 3-digit ``code`` and
-    ``children`` (communes with a 5-digit ``code``). Anything else in the file is ignored, so the
-    simulator serves any province exported by ``scripts/make_units.py``.
+
+def load_units(units_path: str | Path | None = None, *, first_month: tuple[int, int] = FIRST_MONTH) -> Hierarchy:
+    """Load (once per path and first month) a hierarchy shaped like ``include/reference/units-*.json``.
+
+    The file has ``province.code`` and ``reporting_units``, each either a district (3-digit ``code``)
+    with ``children`` (communes, 5-digit ``code``), or, after the 2025 reform, a commune or ward
+    (5-digit ``code``) with no children. Anything else in the file is ignored, so the simulator serves
+    any province exported by ``scripts/make_units.py``.
     """
     key = _resolve(units_path)
     with _units_lock:
-        cached = _units_cache.get(key)
+        cached = _units_cache.get((key, first_month))
         if cached is not None:
             return cached
         raw = json.loads(Path(key).read_text(encoding="utf-8"))
@@ -152,22 +230,144 @@ def load_units(units_path: str | Path | None = None) -> Hierarchy:
         districts: dict[str, District] = {}
         for item in units:
             code = str(item["code"])
-            if len(code) != 3 or not code.isdigit():
+            children = item.get("children") or []
+            if not children:
+                # A commune or ward reporting for itself (the 2025 structure).
+                if not _code(code, 5):
+                    raise ValueError(f"{key}: reporting unit {code!r} has no communes and is not a 5-digit GSO code")
+                districts[code] = District(code, _nfc(str(item.get("name", code))), ())
+                continue
+            if not _code(code, 3):
                 raise ValueError(f"{key}: district code {code!r} is not a 3-digit GSO code")
             communes = []
-            for child in item.get("children") or []:
+            for child in children:
                 ccode = str(child["code"])
-                if len(ccode) != 5 or not ccode.isdigit():
+                if not _code(ccode, 5):
                     raise ValueError(f"{key}: commune code {ccode!r} of {code} is not a 5-digit GSO code")
                 communes.append(Unit(ccode, _nfc(str(child.get("name", ccode)))))
-            if not communes:
-                raise ValueError(f"{key}: district {code} has no communes")
             districts[code] = District(code, _nfc(str(item.get("name", code))), tuple(communes))
         if not districts:
             raise ValueError(f"{key}: no reporting units")
-        hierarchy = Hierarchy(key, str(province["code"]), _nfc(str(province.get("name", ""))), districts)
-        _units_cache[key] = hierarchy
+        hierarchy = Hierarchy(key, str(province["code"]), _nfc(str(province.get("name", ""))), districts,
+                              max(first_month, FIRST_MONTH))
+        _units_cache[(key, first_month)] = hierarchy
         return hierarchy
+
+
+@dataclass(frozen=True)
+class Era:
+    """A hierarchy and the days it is in force: ``[valid_from, valid_to)``, None for an open end."""
+
+    valid_from: date | None
+    valid_to: date | None
+    hierarchy: Hierarchy
+
+    def overlaps(self, start: date, end: date) -> bool:
+        """In force on at least one day of ``[start, end)``."""
+        return (self.valid_from is None or self.valid_from < end) and (self.valid_to is None or start < self.valid_to)
+
+    def span(self) -> str:
+        """"from 2025-07-01", "until 2025-06-30", "from ... until ...", or "always"."""
+        parts = []
+        if self.valid_from is not None:
+            parts.append(f"from {self.valid_from.isoformat()}")
+        if self.valid_to is not None:
+            parts.append(f"until {date.fromordinal(self.valid_to.toordinal() - 1).isoformat()}")
+        return " ".join(parts) or "always"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Which hierarchy is in force when: the simulator serves the units of the days a window asks for.
+
+    The rule (``simulator/README.md``, "Which units a window may name"): a code is accepted for a
+    window when it is a reporting unit (or, two-tier, the province) of a hierarchy in force on at least
+    one day of the window that the data covers (:data:`DATA_FIRST_DAY` to the day before
+    :data:`DATA_NOW`), and the answer comes from that hierarchy. On a window with no such day (2030,
+    say) nothing tells whose units are in force, so every code of the timeline is accepted, as before
+    the timeline existed; only dossiers that never finished reach that far.
+
+    Why "some day of the window" rather than the day a period ends: clients ask for windows of any
+    length (several years of a district at once), and ``sources.md`` names districts before the
+    reform and communes and wards after it, so on a window across 2025-07-01 both are reporting units.
+    A period of the pipeline (which belongs to the units in force on its last day) is always accepted.
+    """
+
+    eras: tuple[Era, ...]
+
+    def resolve(self, code: str, start: date | None = None, end: date | None = None) -> Hierarchy:
+        """The hierarchy that answers for ``code`` over ``[start, end)``, or :class:`UnknownDistrictError`.
+
+        Without a window, the latest hierarchy that knows the code (for whole-history functions).
+        """
+        holding = [era for era in self.eras if era.hierarchy.accepts(code)]
+        if not holding:
+            provinces = " or ".join(dict.fromkeys(
+                f"{e.hierarchy.province_name} ({e.hierarchy.province_code})" for e in self.eras))
+            raise UnknownDistrictError(code, f"unknown district {code!r}: not a reporting unit of {provinces}")
+        if start is None or end is None:
+            return holding[-1].hierarchy
+        lo, hi = max(start, DATA_FIRST_DAY), min(end, DATA_NOW.date())
+        if lo >= hi:
+            return holding[-1].hierarchy  # no day of the window has data: nothing to tell the units apart
+        in_force = [era for era in holding if era.overlaps(lo, hi)]
+        if in_force:
+            return in_force[-1].hierarchy  # the latest, in force on the window's last day, if several are
+        era = holding[-1]
+        serving = [e for e in self.eras if e.overlaps(lo, hi)]
+        instead = "; ".join(f"{e.hierarchy.served_units()} ({e.span()})" for e in serving) or "none"
+        raise UnknownDistrictError(
+            code,
+            f"district {code!r} is not a reporting unit for [{start.isoformat()}, {end.isoformat()}): it is "
+            f"{era.hierarchy.describe(code)}, in force {era.span()}; the units for those dates are {instead}",
+        )
+
+
+_timelines_lock = threading.Lock()
+_timelines: dict[tuple[tuple[date | None, str], ...], Timeline] = {}
+
+
+def load_timeline(spec: Sequence[tuple[date | None, str | Path]] | None = None) -> Timeline:
+    """A timeline from ``(valid_from, units file)`` pairs (default :data:`DEFAULT_TIMELINE`), in date order.
+
+    Only the first pair may have no date (in force since always); each date must be the first of a
+    month, since records are generated per month and a unit exists from its first month on. Loaded
+    once per spec, so its hierarchies (and the generators' caches behind them) are shared.
+    """
+    pairs = list(DEFAULT_TIMELINE if spec is None else spec)
+    key = tuple((valid_from, _resolve(path)) for valid_from, path in pairs)
+    with _timelines_lock:
+        found = _timelines.get(key)
+    if found is None:
+        found = _build_timeline(pairs)
+        with _timelines_lock:
+            found = _timelines.setdefault(key, found)
+    return found
+
+
+def _build_timeline(pairs: list[tuple[date | None, str | Path]]) -> Timeline:
+    if not pairs:
+        raise ValueError("a timeline needs at least one units file")
+    dates = [valid_from for valid_from, _ in pairs]
+    if any(d is None for d in dates[1:]):
+        raise ValueError("only the first units file of a timeline may have no valid-from date")
+    known = [d for d in dates if d is not None]
+    if known != sorted(set(known)):
+        raise ValueError(f"valid-from dates of a timeline must increase: {[d.isoformat() for d in known]}")
+    for d in known:
+        if d.day != 1:
+            raise ValueError(f"valid-from date {d.isoformat()} is not the first day of a month")
+    eras = []
+    for i, (valid_from, path) in enumerate(pairs):
+        first = FIRST_MONTH if valid_from is None else (valid_from.year, valid_from.month)
+        valid_to = pairs[i + 1][0] if i + 1 < len(pairs) else None
+        eras.append(Era(valid_from, valid_to, load_units(path, first_month=first)))
+    return Timeline(tuple(eras))
+
+
+def single(hierarchy: Hierarchy) -> Timeline:
+    """A timeline of one hierarchy in force always (``--units PATH``, ``units_path=``)."""
+    return Timeline((Era(None, None, hierarchy),))
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,6 +611,8 @@ class _Params:
 def _params(province: str, district: District) -> _Params:
     rng = random.Random(f"params:{province}:{district.code}")
     n = len(district.communes)
+    if not n:
+        return _own_desk_params(rng, district)
     factor = rng.uniform(0.9, 1.1)
     return _Params(
         base_volume=(800 + 140 * n) * factor,
@@ -428,12 +630,40 @@ def _params(province: str, district: District) -> _Params:
     )
 
 
+def _own_desk_params(rng: random.Random, unit: District) -> _Params:
+    """A commune or ward reporting for itself (after the 2025 reform): a commune's volume, not a district's.
+
+    A merged commune covers two to four former communes and took over part of the former district
+    desk's work, so it receives about 150 to 400 dossiers a month (a former commune here about 130, a
+    former district 1,500 to 4,000); province 82's 102 units make about 33,000 a month in 2026, about as
+    many as the twelve former districts of 87 here. That keeps a request for the whole province affordable: it
+    generates every unit's months since the reform. ``district_share`` is the share of former
+    district-level procedures (land, household business, construction...) now handled at its desk;
+    every dossier has its own code as ``MaDonVi``. Feedback is 0.8 to 3 a month: many months without any.
+    """
+    return _Params(
+        base_volume=rng.uniform(150, 400),
+        district_share=rng.uniform(0.30, 0.45),
+        online0=rng.uniform(0.20, 0.55),
+        postal=rng.uniform(0.02, 0.06),
+        digitized=1.0 if int(unit.code) % 4 == 0 else rng.uniform(0.85, 0.99),
+        digitized_result=rng.uniform(0.50, 0.90),
+        late_rate=rng.uniform(0.02, 0.08),
+        paid_online=rng.uniform(0.05, 0.40),
+        commune_cum=(),
+        feedback_rate=rng.uniform(0.8, 3.0),
+        feedback_procedures=rng.uniform(0.10, 0.25),
+    )
+
+
 class _DistrictData:
-    """Generates and indexes one district's records; thread-safe via a per-district lock."""
+    """Generates and indexes one reporting unit's records; thread-safe via a per-unit lock."""
 
     def __init__(self, hierarchy: Hierarchy, district: District) -> None:
         self.province = hierarchy.province_code
         self.district = district
+        # No records before the hierarchy's first month (its units did not exist yet).
+        self.first_mi = _mi(*hierarchy.first_month)
         self.params = _params(self.province, district)
         self.lock = threading.RLock()
         # mi -> records received in month mi still open at the start of month mi + _LOOKBACK_MONTHS.
@@ -512,7 +742,7 @@ class _DistrictData:
         province, dcode = self.province, d.code
         communes = d.communes
         commune_cum = p.commune_cum
-        commune_total = commune_cum[-1]
+        commune_total = commune_cum[-1] if commune_cum else 0.0
         late_rate = p.late_rate
         records: list[dict[str, Any]] = []
         seq = 0
@@ -530,7 +760,9 @@ class _DistrictData:
                 unit = dcode
                 proc = _DISTRICT_PROCEDURES[bisect.bisect_left(_DISTRICT_PROC_CUM, r() * _DISTRICT_PROC_CUM[-1])]
             else:
-                unit = communes[bisect.bisect_left(commune_cum, r() * commune_total)].code
+                # A unit reporting for itself handles the commune procedures at its own desk too (and
+                # draws nothing here, so a district's draws are the same as before such units existed).
+                unit = communes[bisect.bisect_left(commune_cum, r() * commune_total)].code if communes else dcode
                 proc = _COMMUNE_PROCEDURES[bisect.bisect_left(_COMMUNE_PROC_CUM, r() * _COMMUNE_PROC_CUM[-1])]
             if kind == 1:
                 channel = 2
@@ -639,7 +871,7 @@ class _DistrictData:
         from_ord = active_from.toordinal()
         last_mi = min(_LAST_MI, _mi(active_to.year, active_to.month) - (1 if active_to.day == 1 else 0))
         out: list[dict[str, Any]] = []
-        for mi in range(_FIRST_MI, last_mi + 1):
+        for mi in range(self.first_mi, last_mi + 1):
             # Records of month mi received before active_from - ~3 months can only be in the window
             # if they were still open at the start of mi + _LOOKBACK_MONTHS: the index holds them all.
             if _month_start_ordinal(mi + _LOOKBACK_MONTHS) <= from_ord:
@@ -681,7 +913,7 @@ class _DistrictData:
         items: list[dict[str, Any]] = []
         for seq, t in enumerate(times, start=1):
             category = categories[bisect.bisect_left(cat_cum, r() * cat_cum[-1])]
-            unit = units[0] if r() < 0.4 else units[1 + int(r() * (len(units) - 1))]
+            unit = units[0] if r() < 0.4 or not d.communes else units[1 + int(r() * (len(units) - 1))]
             due = t + (5 + int(r() * 11)) * _DAY
             x = r()
             answered: int | None = None
@@ -733,7 +965,7 @@ class _DistrictData:
         """Feedback with ``received_at`` in ``[received_from, received_to)``, ordered by ``id``."""
         from_s = received_from.isoformat() + "T00:00:00"
         to_s = received_to.isoformat() + "T00:00:00"
-        first = max(_FIRST_MI, _mi(received_from.year, received_from.month))
+        first = max(self.first_mi, _mi(received_from.year, received_from.month))
         last = min(_LAST_MI, _mi(received_to.year, received_to.month))
         out: list[dict[str, Any]] = []
         for mi in range(first, last + 1):
@@ -749,18 +981,50 @@ _window_cache_lock = threading.Lock()
 _WindowKey = tuple[str, int, date, date]
 _window_cache: OrderedDict[_WindowKey, list[dict[str, Any]]] = OrderedDict()
 _districts_lock = threading.Lock()
-_districts: dict[tuple[str, str], _DistrictData] = {}
+_districts: dict[tuple[str, tuple[int, int], str], _DistrictData] = {}
+
+#: Where the units of a call come from: None for :func:`default_timeline`, a units file served on its
+#: own (the ``units_path=`` of earlier releases), a loaded :class:`Hierarchy`, or a :class:`Timeline`.
+UnitsSource = str | Path | Hierarchy | Timeline | None
 
 
-def _district_data(district_code: str, units_path: str | Path | None) -> _DistrictData:
-    hierarchy = load_units(units_path)
-    district = hierarchy.district(district_code)
-    key = (hierarchy.path, district.code)
+def default_timeline() -> Timeline:
+    """:data:`DEFAULT_TIMELINE`, loaded once: the 2023 districts, then from 2025-07-01 the 2025 communes and wards."""
+    return load_timeline(DEFAULT_TIMELINE)
+
+
+def _hierarchy_for(code: str, units: UnitsSource, start: date | None = None, end: date | None = None) -> Hierarchy:
+    """The hierarchy answering for ``code`` (over ``[start, end)`` when given), or :class:`UnknownDistrictError`."""
+    if isinstance(units, Timeline):
+        return units.resolve(code, start, end)
+    if units is None:
+        return default_timeline().resolve(code, start, end)
+    hierarchy = units if isinstance(units, Hierarchy) else load_units(units)
+    if not hierarchy.accepts(code):
+        raise UnknownDistrictError(
+            code, f"unknown district {code!r}: not one of {hierarchy.served_units()}")
+    return hierarchy
+
+
+def _unit_data(hierarchy: Hierarchy, code: str) -> _DistrictData:
+    district = hierarchy.district(code)
+    key = (hierarchy.path, hierarchy.first_month, district.code)
     with _districts_lock:
         found = _districts.get(key)
         if found is None:
             found = _districts[key] = _DistrictData(hierarchy, district)
         return found
+
+
+def _units_of(hierarchy: Hierarchy, code: str) -> list[_DistrictData]:
+    """The generators behind ``code``: its own, or every reporting unit's for the province.
+
+    In code order: a unit's records are ordered by ``MaHoSo`` / ``id``, both of which start with the
+    unit's code, and the codes of a two-tier hierarchy have one length, so the concatenation is ordered.
+    """
+    if hierarchy.is_province(code):
+        return [_unit_data(hierarchy, unit) for unit in sorted(hierarchy.districts)]
+    return [_unit_data(hierarchy, code)]
 
 
 def _copy(record: dict[str, Any]) -> dict[str, Any]:
@@ -775,60 +1039,71 @@ def _copy(record: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
+#
+# ``district_code`` is what the contract's ``district`` parameter names: a district (before the
+# reform), a commune or ward (after it), or the province of a two-tier hierarchy (all its units).
+# ``units_path`` is a :data:`UnitsSource`; by default the timeline of both bundled files.
 
 
-def dossiers_for(district_code: str, units_path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every dossier of a district (its own desk and its communes), all generated months, by ``MaHoSo``.
+def dossiers_for(district_code: str, units_path: UnitsSource = None) -> list[dict[str, Any]]:
+    """Every dossier of a reporting unit (its own desk and its communes), all generated months, by ``MaHoSo``.
 
     Full records, personal data included, owned by the caller: filter them by the documented window
-    rule to get what the server answers. Takes about a second (about 120,000 to 220,000 records).
-    Raises :class:`UnknownDistrictError` for an unknown code.
+    rule to get what the server answers. Takes about a second for a district (about 120,000 to 220,000
+    records). Raises :class:`UnknownDistrictError` for an unknown code.
     """
-    data = _district_data(district_code, units_path)
+    hierarchy = _hierarchy_for(district_code, units_path)
     # Generated afresh rather than copied from the cache: as fast, and the caller owns the result.
-    return [rec for mi in range(_FIRST_MI, _LAST_MI + 1) for rec in data._generate_month(mi)]
+    return [rec for data in _units_of(hierarchy, district_code)
+            for mi in range(data.first_mi, _LAST_MI + 1) for rec in data._generate_month(mi)]
 
 
 def dossiers_received_in_month(
-    district_code: str, year: int, month: int, units_path: str | Path | None = None
+    district_code: str, year: int, month: int, units_path: UnitsSource = None
 ) -> list[dict[str, Any]]:
     """The dossiers received in one month (cheap: generates that month only), by ``MaHoSo``."""
-    data = _district_data(district_code, units_path)
+    hierarchy = _hierarchy_for(district_code, units_path)
     mi = _mi(year, month)
-    if not _FIRST_MI <= mi <= _LAST_MI:
-        return []
-    return [_copy(rec) for rec in data.month(mi)]
+    return [_copy(rec) for data in _units_of(hierarchy, district_code) if data.first_mi <= mi <= _LAST_MI
+            for rec in data.month(mi)]
 
 
-def feedback_for(district_code: str, units_path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every feedback item of a district, all generated months, ordered by ``id`` (= by ``received_at``)."""
-    data = _district_data(district_code, units_path)
-    return [dict(item) for mi in range(_FIRST_MI, _LAST_MI + 1) for item in data.feedback_month(mi)]
+def feedback_for(district_code: str, units_path: UnitsSource = None) -> list[dict[str, Any]]:
+    """Every feedback item of a reporting unit, all generated months, ordered by ``id`` (= by ``received_at``
+    within one unit)."""
+    hierarchy = _hierarchy_for(district_code, units_path)
+    return [dict(item) for data in _units_of(hierarchy, district_code)
+            for mi in range(data.first_mi, _LAST_MI + 1) for item in data.feedback_month(mi)]
 
 
 def dossiers_in_window(
-    district_code: str, active_from: date, active_to: date, units_path: str | Path | None = None
+    district_code: str, active_from: date, active_to: date, units_path: UnitsSource = None
 ) -> list[dict[str, Any]]:
     """What ``GET /api/v1/dossiers`` pages through: open at some moment of ``[active_from, active_to)``.
 
-    Returns the cached records themselves (the server serializes them without copying): treat
-    them as read-only. Results are cached per window, so paging does not refilter.
+    The code must be one the window may name (:meth:`Timeline.resolve`), as for the server. Returns
+    the cached records themselves (the server serializes them without copying): treat them as
+    read-only. Results are cached per window, so paging does not refilter.
     """
-    data = _district_data(district_code, units_path)
-    return _cached_window(("dossiers", id(data), active_from, active_to), lambda: data.window(active_from, active_to))
+    hierarchy = _hierarchy_for(district_code, units_path, active_from, active_to)
+    units = _units_of(hierarchy, district_code)
+    owner = id(units[0]) if len(units) == 1 else id(hierarchy)
+    return _cached_window(("dossiers", owner, active_from, active_to),
+                          lambda: [rec for data in units for rec in data.window(active_from, active_to)])
 
 
 def feedback_in_window(
-    district_code: str, received_from: date, received_to: date, units_path: str | Path | None = None
+    district_code: str, received_from: date, received_to: date, units_path: UnitsSource = None
 ) -> list[dict[str, Any]]:
     """What ``GET /api/v2/feedback`` pages through: ``received_at`` in ``[received_from, received_to)``.
 
     Returns the cached items themselves: treat them as read-only.
     """
-    data = _district_data(district_code, units_path)
-    return _cached_window(
-        ("feedback", id(data), received_from, received_to), lambda: data.feedback_window(received_from, received_to)
-    )
+    hierarchy = _hierarchy_for(district_code, units_path, received_from, received_to)
+    units = _units_of(hierarchy, district_code)
+    owner = id(units[0]) if len(units) == 1 else id(hierarchy)
+    return _cached_window(("feedback", owner, received_from, received_to),
+                          lambda: [item for data in units for item in data.feedback_window(received_from, received_to)])
 
 
 def _cached_window(key: _WindowKey, compute: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:

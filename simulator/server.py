@@ -7,6 +7,10 @@ client with a truncated body.
 
 Order of checks on every API request: route (404), authentication (401), parameters (400), and only
 then fault injection, so that 400 and 401 stay deterministic whatever the fault rate.
+
+Which units a request may name depends on its window: the server holds a :class:`simulator.data.Timeline`
+(by default the 2023 districts, then from 2025-07-01 the 2025 communes and wards) and accepts a code
+of a hierarchy in force on some day of the window (see ``simulator/README.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,8 +83,7 @@ class _HttpError(Exception):
 
 @dataclass
 class _Config:
-    units_path: str | None
-    hierarchy: data.Hierarchy
+    timeline: data.Timeline
     one_stop_token: str
     hotline_key: str
     faults: FaultInjector
@@ -104,7 +107,7 @@ class SimulatorServer(ThreadingHTTPServer):
         self.config = config
         super().__init__(address, _Handler)
 
-    def corrupted(self, source: str, district: str, start: date, end: date,
+    def corrupted(self, source: str, hierarchy: data.Hierarchy, district: str, start: date, end: date,
                   records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
         """The window's records with the breakage asked for this district, or None when none is (cached)."""
         config = self.config
@@ -116,7 +119,10 @@ class SimulatorServer(ThreadingHTTPServer):
             found = config.corrupt_cache.get(key)
         if found is not None:
             return found
-        others = [c.code for d in config.hierarchy.districts.values() if d.code != district for c in d.communes]
+        others = [c.code for d in hierarchy.districts.values() if d.code != district for c in d.communes]
+        if not others and not hierarchy.is_province(district):
+            # Units reporting for themselves have no communes: another unit of the province is foreign.
+            others = [code for code in hierarchy.districts if code != district]
         foreign = others[0] if others else "99999"
         apply = corruption.corrupt_dossiers if source == "dossiers" else corruption.corrupt_feedback
         found, _ = apply(records, kinds, start, end, foreign)
@@ -246,16 +252,19 @@ class _Handler(BaseHTTPRequestHandler):
             params[key] = value
         return params
 
-    def _district(self, params: dict[str, str]) -> str:
+    @staticmethod
+    def _district(params: dict[str, str]) -> str:
         value = params.get("district", "")
         if not value:
-            raise _HttpError(400, "missing required parameter 'district' (GSO code of a district-level unit)")
-        hierarchy = self.server.config.hierarchy
-        if value not in hierarchy.districts:
-            raise _HttpError(
-                400, f"unknown district {value!r}: not a district-level unit of province {hierarchy.province_code}"
-            )
+            raise _HttpError(400, "missing required parameter 'district' (GSO code of a reporting unit)")
         return value
+
+    def _hierarchy(self, district: str, start: date, end: date) -> data.Hierarchy:
+        """The hierarchy answering for ``district`` over the window; 400 saying why when there is none."""
+        try:
+            return self.server.config.timeline.resolve(district, start, end)
+        except data.UnknownDistrictError as exc:
+            raise _HttpError(400, exc.reason) from None
 
     @staticmethod
     def _date(params: dict[str, str], name: str) -> date:
@@ -323,13 +332,14 @@ class _Handler(BaseHTTPRequestHandler):
 
         district = self._district(params)
         active_from, active_to = self._window(params, "active_from", "active_to")
+        hierarchy = self._hierarchy(district, active_from, active_to)
         page = self._int(params, "page", 1)
         page_size = self._int(params, "page_size", DOSSIER_PAGE_SIZE_DEFAULT, DOSSIER_PAGE_SIZE_MAX)
 
         fault = self._fault_for_request()
-        records = data.dossiers_in_window(district, active_from, active_to, config.units_path)
+        records = data.dossiers_in_window(district, active_from, active_to, hierarchy)
         total = len(records)
-        broken = self.server.corrupted("dossiers", district, active_from, active_to, records)
+        broken = self.server.corrupted("dossiers", hierarchy, district, active_from, active_to, records)
         if broken is not None:
             # A served duplicate id is one dossier to the system: total counts ids, pages cover every row.
             records, total = broken, len({r["MaHoSo"] for r in broken})
@@ -357,13 +367,14 @@ class _Handler(BaseHTTPRequestHandler):
 
         district = self._district(params)
         received_from, received_to = self._window(params, "received_from", "received_to")
+        hierarchy = self._hierarchy(district, received_from, received_to)
         limit = self._int(params, "limit", FEEDBACK_LIMIT_DEFAULT, FEEDBACK_LIMIT_MAX)
         checksum = _query_checksum(district, received_from, received_to)
         offset = _decode_cursor(params["cursor"], checksum) if "cursor" in params else 0
 
         fault = self._fault_for_request()
-        items = data.feedback_in_window(district, received_from, received_to, config.units_path)
-        items = self.server.corrupted("feedback", district, received_from, received_to, items) or items
+        items = data.feedback_in_window(district, received_from, received_to, hierarchy)
+        items = self.server.corrupted("feedback", hierarchy, district, received_from, received_to, items) or items
         page = items[offset:offset + limit]
         consumed = offset + len(page)
         if fault is not None and fault.kind == "dup":
@@ -453,6 +464,7 @@ def make_server(
     port: int = 0,
     *,
     units_path: str | Path | None = None,
+    timeline: Sequence[tuple[date | None, str | Path]] | None = None,
     one_stop_token: str = DEFAULT_ONE_STOP_TOKEN,
     hotline_key: str = DEFAULT_HOTLINE_KEY,
     fault_rate: float = 0.0,
@@ -465,15 +477,19 @@ def make_server(
 ) -> SimulatorServer:
     """Bind (port 0 = a free port) and configure a server; the caller runs ``serve_forever``.
 
-    The units file is loaded and checked here, so a bad path fails at start, not on first request.
+    Units: ``units_path`` serves one file for every window (as before the 2025 reform was modelled);
+    ``timeline`` is ``(valid_from, units file)`` pairs, the first without a date; neither gives
+    :data:`simulator.data.DEFAULT_TIMELINE` (the 2023 districts, then from 2025-07-01 the 2025 communes
+    and wards). The files are loaded and checked here, so a bad path fails at start, not on first request.
     """
     if not one_stop_token or not hotline_key:
         raise ValueError("the one-stop token and the hotline key must not be empty")
-    hierarchy = data.load_units(units_path)
+    if units_path is not None and timeline is not None:
+        raise ValueError("give either units_path (one file for every window) or timeline, not both")
+    units = data.single(data.load_units(units_path)) if units_path is not None else data.load_timeline(timeline)
     injector = FaultInjector(fault_rate, faults, seed=seed, slow_seconds=slow_seconds, retry_after=retry_after)
     config = _Config(
-        units_path=hierarchy.path,
-        hierarchy=hierarchy,
+        timeline=units,
         one_stop_token=one_stop_token,
         hotline_key=hotline_key,
         faults=injector,
@@ -539,6 +555,7 @@ def start_in_thread(
     port: int = 0,
     *,
     units_path: str | Path | None = None,
+    timeline: Sequence[tuple[date | None, str | Path]] | None = None,
     one_stop_token: str = DEFAULT_ONE_STOP_TOKEN,
     hotline_key: str = DEFAULT_HOTLINE_KEY,
     fault_rate: float = 0.0,
@@ -552,11 +569,12 @@ def start_in_thread(
     """Start a simulator in a daemon thread and return once it accepts connections.
 
     For tests and local tools: ``with start_in_thread() as sim: requests.get(sim.base_url + ...)``.
+    ``units_path`` / ``timeline`` as for :func:`make_server` (default: the 2023 units, then the 2025 ones).
     ``corrupt`` (off by default) serves broken records, e.g. ``{"872": ["no_due_date", "bad_status*200"]}``
     (see :mod:`simulator.corrupt`).
     """
     server = make_server(
-        host, port, units_path=units_path, one_stop_token=one_stop_token, hotline_key=hotline_key,
+        host, port, units_path=units_path, timeline=timeline, one_stop_token=one_stop_token, hotline_key=hotline_key,
         fault_rate=fault_rate, faults=faults, slow_seconds=slow_seconds, retry_after=retry_after, seed=seed,
         quiet=quiet, corrupt=corrupt,
     )
