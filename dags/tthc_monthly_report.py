@@ -41,7 +41,7 @@ from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
 SCHEDULE = CONFIG.schedule
-UNITS = [(u.code, u.name) for u in CONFIG.hierarchy.reporting_units]
+UNITS = [(u.code, u.name) for u in CONFIG.all_reporting_units()]  # of every structure in force at some date
 
 
 with DAG(
@@ -52,7 +52,7 @@ with DAG(
     start_date=datetime.combine(SCHEDULE.start_date, datetime.min.time()),
     catchup=False,
     max_active_runs=2,
-    tags=["tthc", "report", CONFIG.hierarchy.province.short_name],
+    tags=["tthc", "report", CONFIG.hierarchies[-1].province.short_name],
     default_args={
         "owner": "tthc",
         "retries": 2,

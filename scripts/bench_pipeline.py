@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     config = load_config()
-    unit, period = config.hierarchy.get(args.district), parse_period(args.period)
+    period = parse_period(args.period)
+    unit = config.unit_for(args.district, period)
     policy = RetryPolicy(max_attempts=3, backoff_initial_seconds=0.1, backoff_max_seconds=1)
     timings: dict[str, list[float]] = {}
 

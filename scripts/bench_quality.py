@@ -75,7 +75,7 @@ def main() -> None:
             return fetch_feedback(sim.base_url, "sim-hotline-key", d, f, t, policy=policy)
 
         for code in args.districts:
-            unit = config.hierarchy.get(code)
+            unit = config.unit_for(code, period)
             month = DistrictMonth(config, period, unit, root, wh)
             pipeline.extract_dossiers(month, d_fetch)  # warm the simulator's cache
             extract, validate, suites, msuite = [], [], [], []

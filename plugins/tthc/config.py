@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tthc.periods import CONVENTIONS
+from tthc.periods import CONVENTIONS, Period, parse_period
 from tthc.phrases import Phrases, PhrasesError, load_phrases
 from tthc.text import read_yaml
-from tthc.units import Hierarchy, load_hierarchy
+from tthc.units import Hierarchy, ReportingUnit, UnitsError, load_hierarchy
 
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 DEFAULT_CONFIG = INCLUDE_DIR / "config" / "pipeline.yaml"
@@ -179,8 +179,25 @@ class Quality(_Strict):
         return max(limit, min(self.quarantine_min_records, records))
 
 
+class UnitsInForce(_Strict):
+    """A reference file of units and the date from which it holds (the first holds from the start).
+
+    Why dated: Vietnam's units change (the 2025 reform removed the district level), and a backfill
+    across the change must report on the districts before it and on the communes after it, from one
+    deployment. ``report_defaults`` overlays the configuration's ``report_defaults`` for these units
+    (a ward's distribution list names a ward's bodies); ``{unit_kind}`` in its texts becomes the
+    unit's kind ("phường", "xã").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    file: str  # relative to include/
+    valid_from: date | None = Field(None, alias="from")
+    report_defaults: dict[str, Any] = Field(default_factory=dict)
+
+
 class PipelineConfig(_Strict):
-    units_file: str  # relative to include/
+    units: list[UnitsInForce] = Field(min_length=1)  # oldest first; a period uses those in force on its last day
     template: str  # relative to include/
     phrases: str  # relative to include/: the variable wording of the report, beside the template
     province_template: str  # relative to include/: the province's consolidated report
@@ -201,9 +218,47 @@ class PipelineConfig(_Strict):
     # (``..`` for include/config/pipeline.yaml); absent, the folder above the file's folder.
     include_dir: Path = INCLUDE_DIR
 
+    @field_validator("units")
+    @classmethod
+    def _dated_in_order(cls, value: list[UnitsInForce]) -> list[UnitsInForce]:
+        if any(entry.valid_from is None for entry in value[1:]):
+            raise ValueError("every entry after the first needs its date (from: YYYY-MM-DD)")
+        dates = [entry.valid_from for entry in value if entry.valid_from is not None]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("entries must be in order of their dates (from:), each date once")
+        return value
+
     @cached_property
-    def hierarchy(self) -> Hierarchy:
-        return load_hierarchy(self.include_dir / self.units_file)
+    def hierarchies(self) -> tuple[Hierarchy, ...]:
+        """Every reference file of ``units``, loaded, in the same order."""
+        return tuple(load_hierarchy(self.include_dir / entry.file) for entry in self.units)
+
+    def _era(self, period: Period | str) -> int:
+        """The index in ``units`` of the entry in force on the period's last day."""
+        if isinstance(period, str):
+            period = parse_period(period, self.schedule.convention)
+        last_day = period.end_date - timedelta(days=1)
+        return max(i for i, entry in enumerate(self.units) if entry.valid_from is None or entry.valid_from <= last_day)
+
+    def hierarchy_for(self, period: Period | str) -> Hierarchy:
+        """The province and the reporting units in force on the period's last day (a ``Period`` or ``YYYY-MM``)."""
+        return self.hierarchies[self._era(period)]
+
+    def unit_for(self, code: str, period: Period | str) -> ReportingUnit:
+        """The reporting unit ``code`` of the period; an error naming the period and its units when it is not one."""
+        try:
+            return self.hierarchy_for(period).get(code)
+        except UnitsError as exc:
+            name = period if isinstance(period, str) else period.name
+            raise UnitsError(f"period {name}: {exc}") from None
+
+    def all_reporting_units(self) -> list[ReportingUnit]:
+        """Every reporting unit of every entry of ``units``, oldest first (the trigger form offers them all)."""
+        seen: dict[str, ReportingUnit] = {}
+        for hierarchy in self.hierarchies:
+            for unit in hierarchy.reporting_units:
+                seen.setdefault(unit.code, unit)
+        return list(seen.values())
 
     @property
     def template_path(self) -> Path:
@@ -230,27 +285,44 @@ class PipelineConfig(_Strict):
         return self.include_dir / self.inputs_dir
 
     def report_settings(self, unit_code: str, period_name: str) -> ReportSettings:
-        """Defaults, overlaid by the unit's values, overlaid by the unit's values for that period."""
-        merged = _merge(self.report_defaults, self.report_units.get(unit_code, {}))
-        merged = _merge(merged, self.report_periods.get(unit_code, {}).get(period_name, {}))
-        if "phrases" in merged:
-            raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: phrases are not set per "
-                              f"unit; edit the phrase file {self.phrases_path} (the setting phrases:)")
-        try:
-            return ReportSettings.model_validate({**merged, "phrases": self.report_phrases})
-        except ValidationError as exc:
-            raise ConfigError(f"report settings of unit {unit_code}, period {period_name}: {exc}") from exc
+        """Defaults, overlaid by those of the units in force, by the unit's values, by the unit's values for the period.
 
+        ``{unit_kind}`` in a text becomes the unit's kind, so that one default serves wards and communes.
+        """
+        return self._unit_settings(self._era(period_name), self.unit_for(unit_code, period_name), period_name)
 
-    def province_report_settings(self) -> ReportSettings:
+    def _unit_settings(self, era: int, unit: ReportingUnit, period_name: str) -> ReportSettings:
+        merged = _merge(_merge(self.report_defaults, self.units[era].report_defaults),
+                        self.report_units.get(unit.code, {}))
+        merged = _merge(merged, self.report_periods.get(unit.code, {}).get(period_name, {}))
+        return self._settings(merged, unit.kind, f"unit {unit.code}, period {period_name}")
+
+    def province_report_settings(self, period_name: str) -> ReportSettings:
         """The consolidated report's settings: the defaults overlaid by ``report_province``."""
-        merged = _merge(self.report_defaults, self.report_province)
+        province = self.hierarchy_for(period_name).province
+        return self._settings(_merge(self.report_defaults, self.report_province), province.kind,
+                              f"the province (report_province), period {period_name}")
+
+    def _settings(self, merged: dict[str, Any], unit_kind: str, where: str) -> ReportSettings:
         if "phrases" in merged:
-            raise ConfigError(f"report_province: phrases are not set here; edit the phrase file {self.phrases_path}")
+            raise ConfigError(f"report settings of {where}: phrases are not set per unit; edit the phrase file "
+                              f"{self.phrases_path} (the setting phrases:)")
+        merged = _with_kind(merged, unit_kind)
         try:
             return ReportSettings.model_validate({**merged, "phrases": self.report_phrases})
         except ValidationError as exc:
-            raise ConfigError(f"report settings of the province (report_province): {exc}") from exc
+            raise ConfigError(f"report settings of {where}: {exc}") from exc
+
+
+def _with_kind(value: Any, unit_kind: str) -> Any:
+    """``{unit_kind}`` replaced in every text of a settings tree (the only placeholder settings take)."""
+    if isinstance(value, str):
+        return value.replace("{unit_kind}", unit_kind)
+    if isinstance(value, dict):
+        return {key: _with_kind(item, unit_kind) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_kind(item, unit_kind) for item in value]
+    return value
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -285,17 +357,22 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         config = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"configuration file {path} is invalid:\n{exc}") from exc
-    for what, target in (("units_file", config.include_dir / config.units_file), ("template", config.template_path),
-                         ("phrases", config.phrases_path), ("province_template", config.province_template_path)):
+    files = [(f"units[{i}].file", config.include_dir / entry.file) for i, entry in enumerate(config.units)]
+    for what, target in (*files, ("template", config.template_path), ("phrases", config.phrases_path),
+                         ("province_template", config.province_template_path)):
         if not target.exists():
             raise ConfigError(
                 f"{path}: {what} not found at {target}. Paths in this file are relative to include_dir "
                 f"({config.include_dir}), which is itself relative to the file's folder; set include_dir "
                 "in the file when it is not under include/config/")
-    hierarchy = config.hierarchy
+    known = {unit.code for unit in config.all_reporting_units()}
     for code in [*config.report_units, *config.report_periods]:
-        hierarchy.get(code)  # unknown codes fail with the list of known ones
-    for unit in hierarchy.reporting_units:
-        config.report_settings(unit.code, "0000-01")  # every unit's settings validate
-    config.province_report_settings()
+        if code not in known:
+            raise ConfigError(f"{path}: report settings for {code}, which is a reporting unit of none of the "
+                              f"files of units: {', '.join(entry.file for entry in config.units)}")
+    for era, hierarchy in enumerate(config.hierarchies):
+        for unit in hierarchy.reporting_units:
+            config._unit_settings(era, unit, "0000-01")  # every unit's settings validate
+        config._settings(_merge(config.report_defaults, config.report_province), hierarchy.province.kind,
+                         "the province (report_province)")
     return config

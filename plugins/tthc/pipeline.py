@@ -48,7 +48,7 @@ def plan(config: PipelineConfig, period: Period, codes: list[str] | None,
     from tthc.inputs import InputsError
 
     check_reportable(period, config.schedule.start_date, now or datetime.now(UTC))
-    units = config.hierarchy.select(codes)
+    units = config.hierarchy_for(period).select(codes)
     if with_inputs and len(units) != 1:
         raise InputsError(f"operator inputs were given with this run but it reports on {len(units)} units: "
                           "inputs are one office's words; choose exactly one unit, or leave the inputs empty")
@@ -359,7 +359,8 @@ def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = Non
     warnings = file_warnings if file_inputs is not None else []
     warnings += inputs.text_warnings(input_params, "given in the trigger form")
     context, context_warnings = report.build_context(
-        unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, period.name),
+        unit=unit, province=config.hierarchy_for(period).province,
+        settings=config.report_settings(unit.code, period.name),
         targets=config.targets, period=period, dossier_rows=dossier_rows, feedback=feedback_row,
         inputs=operator_inputs, history=history,
     )

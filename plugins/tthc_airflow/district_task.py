@@ -57,7 +57,7 @@ def district_month(config: PipelineConfig, unit: dict[str, str]) -> DistrictMont
 
     root = data_root()
     period = parse_period(unit["period"], config.schedule.convention)
-    return DistrictMonth(config=config, period=period, unit=config.hierarchy.get(unit["code"]), root=root,
+    return DistrictMonth(config=config, period=period, unit=config.unit_for(unit["code"], period), root=root,
                          warehouse_url=warehouse_url())
 
 

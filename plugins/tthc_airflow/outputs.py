@@ -208,7 +208,11 @@ def _units_of(info: RunInfo) -> list[tuple[str, str]]:
         return [(str(u["code"]), str(u.get("label") or u["code"])) for u in info.planned]
     from tthc.pipeline import unit_label
 
-    hierarchy = _config().hierarchy
+    config = _config()
+    try:  # the units in force for the run's period; for a run without a usable period, the newest ones
+        hierarchy = config.hierarchy_for(info.period) if info.period else config.hierarchies[-1]
+    except ValueError:
+        hierarchy = config.hierarchies[-1]
     wanted = info.conf.get("districts") or None
     if isinstance(wanted, str):
         wanted = [wanted]

@@ -32,7 +32,7 @@ POLICY = RetryPolicy(max_attempts=30, backoff_initial_seconds=0.005, backoff_max
 
 @pytest.fixture(scope="module")
 def unit() -> Any:
-    return load_config().hierarchy.get(DISTRICT)
+    return load_config().hierarchy_for("2023-11").get(DISTRICT)
 
 
 def run_at(rate: float, root: Path, unit: Any) -> dict[str, Any]:

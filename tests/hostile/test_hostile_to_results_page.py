@@ -41,7 +41,7 @@ def visible_text(html: str) -> str:
 
 def test_smuggled_values_never_land_and_the_page_shows_them_escaped(tmp_path: Path) -> None:
     config = load_config()
-    unit = config.hierarchy.get("872")
+    unit = config.hierarchy_for("2023-11").get("872")
     commune = sorted(unit.child_codes)[0]
     records = [dossier(n, MaDonVi=commune) for n in range(1, 400)]
     records.append(dossier(500, MaDonVi={"ten": NAME, "sdt": PHONE}))  # personal data in an allowed field

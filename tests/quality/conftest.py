@@ -14,9 +14,9 @@ from tthc.periods import parse_period
 from tthc.records import HOTLINE, ONE_STOP
 
 CONFIG = load_config()
-UNIT = CONFIG.hierarchy.get("872")
+UNIT = CONFIG.hierarchy_for("2023-11").get("872")
 COMMUNE = sorted(UNIT.child_codes)[0]
-OTHER_COMMUNE = sorted(CONFIG.hierarchy.get("874").child_codes)[0]
+OTHER_COMMUNE = sorted(CONFIG.hierarchy_for("2023-11").get("874").child_codes)[0]
 PERIOD = parse_period("2023-11")  # [2023-10-15, 2023-11-15) local
 
 

@@ -18,7 +18,7 @@ from tthc import pipeline
 from tthc.district_month import DistrictMonth
 from tthc.quality import QualityError
 
-BLOCKED_UNIT = CONFIG.hierarchy.get("874")
+BLOCKED_UNIT = CONFIG.hierarchy_for("2023-11").get("874")
 SCRIPT_ID = "<script>alert(1)</script>"
 IMG_VALUE = '"><img src=x onerror=alert(2)>'
 # Attributes through which a browser fetches, navigates or embeds something.

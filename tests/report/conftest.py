@@ -19,7 +19,7 @@ def config():
 
 @pytest.fixture(scope="session")
 def unit(config):
-    return config.hierarchy.get("872")
+    return config.hierarchy_for("2023-11").get("872")
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def model_context(config, unit):
     inputs, _ = load_inputs(config.inputs_path, PERIOD.name, unit.code)
     return build_context(
         unit=unit,
-        province=config.hierarchy.province,
+        province=config.hierarchy_for("2023-11").province,
         settings=config.report_settings(unit.code, PERIOD.name),
         targets=config.targets,
         period=PERIOD,

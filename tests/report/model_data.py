@@ -71,7 +71,7 @@ def _sum(rows: list[dict[str, int]]) -> dict[str, int]:
 
 def model_rows(config) -> list[dict]:
     """Rows of 872 for 2023-11 whose rates are those of the model report."""
-    unit = config.hierarchy.get("872")
+    unit = config.hierarchy_for("2023-11").get("872")
     communes = [_commune_counts(i) for i in range(len(unit.children))]
     resolved = sum(c["resolved"] for c in communes)
     wanted = next(d for d in range(resolved) if rate(d, resolved) == Decimal("55.49"))

@@ -47,12 +47,12 @@ def months_for(units, skip=()):
 
 @pytest.fixture(scope="module")
 def units(config):
-    return config.hierarchy.reporting_units
+    return config.hierarchy_for("2023-11").reporting_units
 
 
 def test_the_province_figures_are_sums_and_rates_come_from_the_sums(config, units):
     months = months_for(units)
-    result = consolidate(config.hierarchy.province, PERIOD, units, months)
+    result = consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months)
     for level in ("huyen", "xa", "tong"):
         for name in DOSSIER_COUNTS:
             assert result.levels[level][name] == sum(m.levels[level][name] for m in months.values())
@@ -68,7 +68,7 @@ def test_the_province_figures_are_sums_and_rates_come_from_the_sums(config, unit
 def test_a_unit_of_another_hierarchy_is_refused(config, units):
     stranger = ReportingUnit(code="30280", name="Phường An Bình", short_name="An Bình", kind="phường")
     with pytest.raises(ValueError, match="30280 are not reporting units"):
-        consolidate(config.hierarchy.province, PERIOD, units, months_for([stranger]))
+        consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months_for([stranger]))
 
 
 def text_of(path) -> tuple[str, str]:
@@ -83,9 +83,9 @@ def text_of(path) -> tuple[str, str]:
 def test_a_partial_province_names_its_missing_units_and_leaves_them_out(config, units, tmp_path):
     missing = units[3]
     months = months_for(units, skip={missing.code})
-    result = consolidate(config.hierarchy.province, PERIOD, units, months)
+    result = consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months)
     assert result.missing == (missing,)
-    context, warnings = build_province_context(result, config.province_report_settings(), config.targets)
+    context, warnings = build_province_context(result, config.province_report_settings(PERIOD.name), config.targets)
     assert any(missing.code in w for w in warnings)
     letter, annex = text_of(render_report(PROVINCE_TEMPLATE, context, tmp_path / "p.docx"))
     assert "của 11/12 đơn vị (huyện, thành phố) đã có báo cáo trên địa bàn tỉnh" in letter
@@ -96,8 +96,8 @@ def test_a_partial_province_names_its_missing_units_and_leaves_them_out(config, 
 
 
 def test_the_consolidated_report_reads_as_the_province_s(config, units, tmp_path):
-    result = consolidate(config.hierarchy.province, PERIOD, units, months_for(units))
-    context, _ = build_province_context(result, config.province_report_settings(), config.targets)
+    result = consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months_for(units))
+    context, _ = build_province_context(result, config.province_report_settings(PERIOD.name), config.targets)
     letter, annex = text_of(render_report(PROVINCE_TEMPLATE, context, tmp_path / "p.docx"))
     assert letter.startswith("BÁO CÁO\nTổng hợp kết quả triển khai thực hiện Công điện 644/CĐ-TTg")
     assert "Kính gửi: Văn phòng Chính phủ" in letter
@@ -117,8 +117,8 @@ def test_units_reporting_for_themselves_give_one_level(config, tmp_path):
     wards = tuple(ReportingUnit(code=f"3028{i}", name=f"Phường {i}", short_name=str(i), kind="phường")
                   for i in range(3))
     months = months_for(wards)
-    result = consolidate(config.hierarchy.province, PERIOD, wards, months)
-    context, _ = build_province_context(result, config.province_report_settings(), config.targets)
+    result = consolidate(config.hierarchy_for("2023-11").province, PERIOD, wards, months)
+    context, _ = build_province_context(result, config.province_report_settings(PERIOD.name), config.targets)
     letter, _ = text_of(render_report(PROVINCE_TEMPLATE, context, tmp_path / "p.docx"))
     assert "của 03 đơn vị (phường) trên địa bàn tỉnh" in letter
     assert "- Tỷ lệ số hóa hồ sơ trong giải quyết thủ tục hành chính đạt 100%;" in letter
@@ -129,8 +129,8 @@ def test_province_template_and_context_agree_at_every_depth(config, units):
     months = months_for(units, skip={units[0].code})
     late = months[units[1].code]
     months[units[1].code] = unit_month(late.unit, late.levels.values(), dict(late.feedback, feedback_late=1))
-    context, _ = build_province_context(consolidate(config.hierarchy.province, PERIOD, units, months),
-                                        config.province_report_settings(),
+    context, _ = build_province_context(consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months),
+                                        config.province_report_settings(PERIOD.name),
                                         Targets(on_time_rate=100, online_payment_rate=100))
     assert all(context["shortcomings"][key] for key in ("on_time", "online_payment", "pending_overdue",
                                                           "feedback_late")), "every shortcoming must be exercised"
@@ -168,11 +168,11 @@ def test_the_workbook_reads_back_as_the_warehouse_rows(config, units):
     months[units[0].code] = unit_month(first.unit, [*first.levels.values(),
                                                     make_row("commune", commune.code, counts(7), units[0].code)],
                                        first.feedback)
-    result = consolidate(config.hierarchy.province, PERIOD, units, months)
+    result = consolidate(config.hierarchy_for("2023-11").province, PERIOD, units, months)
     data = workbook_bytes(result)
     assert data == workbook_bytes(result), "the same figures must give the same bytes"
     rows = read_sheet(data, UNIT_SHEET)
-    assert [r["unit_code"] for r in rows] == [u.code for u in units] + [config.hierarchy.province.code]
+    assert [r["unit_code"] for r in rows] == [u.code for u in units] + [config.hierarchy_for("2023-11").province.code]
     for row in rows[:-1]:
         month = months.get(row["unit_code"])
         if month is None:

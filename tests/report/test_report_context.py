@@ -20,7 +20,7 @@ def _counts(row: dict) -> dict:
 
 def context_for(config, code="872", rows=None, feedback=None, inputs="file", history=None, settings=None,
                 targets=None):  # fmt: skip
-    unit = config.hierarchy.get(code)
+    unit = config.hierarchy_for("2023-11").get(code)
     if inputs == "file":
         inputs, _ = load_inputs(config.inputs_path, PERIOD.name, "872")
     if rows is None:
@@ -30,7 +30,7 @@ def context_for(config, code="872", rows=None, feedback=None, inputs="file", his
                  for child in unit.children]
     return build_context(
         unit=unit,
-        province=config.hierarchy.province,
+        province=config.hierarchy_for("2023-11").province,
         settings=settings or config.report_settings(code, PERIOD.name),
         targets=targets or config.targets,
         period=PERIOD,
@@ -198,7 +198,7 @@ def test_unknown_commune_rows_are_ignored_with_a_warning(config):
     rows = [*model_rows(config), make_row("commune", "99999", _counts(model_rows(config)[3]))]
     context, warnings = context_for(config, rows=rows)
     assert any("99999" in w for w in warnings)
-    assert len(context["annex"]["communes"]) == len(config.hierarchy.get("872").children)
+    assert len(context["annex"]["communes"]) == len(config.hierarchy_for("2023-11").get("872").children)
 
 
 def ward_context(config, history=None):
@@ -210,7 +210,8 @@ def ward_context(config, history=None):
             make_row("tong", ward.code, own, district=ward.code)]
     settings = config.report_settings("872", PERIOD.name).model_copy(
         update={"inspection_lead": "Văn phòng HĐND và UBND phường", "distribution": ["Như trên"]})
-    return build_context(unit=ward, province=config.hierarchy.province, settings=settings, targets=config.targets,
+    return build_context(unit=ward, province=config.hierarchy_for(PERIOD).province, settings=settings,
+                         targets=config.targets,
                          period=PERIOD, dossier_rows=rows, feedback=dict(MODEL_FEEDBACK, district_code=ward.code),
                          inputs=None, history=history)
 

@@ -365,7 +365,7 @@ def test_rule_lengths_against_the_text_they_underline(document, config):
     assert _width_mm(title.text, bold, pt(title)) < cell_mm(right)  # the national title fits on one line
     body_rule = next(p for p in left.paragraphs if is_rule(p))
     size = pt(texts(left.paragraphs)[0])
-    for unit in config.hierarchy.reporting_units:
+    for unit in config.hierarchy_for("2023-11").reporting_units:
         widest = max(_width_mm(line, bold, size) for line in ("ỦY BAN NHÂN DÂN", unit.name.upper()))
         assert widest < cell_mm(left), unit.name
         assert widest / 3 <= rule_mm(body_rule, cell_mm(left)) <= widest / 2, unit.name

@@ -55,7 +55,8 @@ def test_markup_characters_in_config_values_are_escaped(config, unit, tmp_path):
     )
     inputs, _ = load_inputs(config.inputs_path, PERIOD.name, unit.code)
     context, _ = build_context(
-        unit=unit, province=config.hierarchy.province, settings=settings, targets=config.targets, period=PERIOD,
+        unit=unit, province=config.hierarchy_for(PERIOD).province,
+        settings=settings, targets=config.targets, period=PERIOD,
         dossier_rows=model_rows(config), feedback=dict(MODEL_FEEDBACK), inputs=inputs,
     )  # fmt: skip
     out = render_report(TEMPLATE, context, tmp_path / "escaped.docx")
@@ -70,7 +71,8 @@ def test_same_inputs_give_byte_identical_files(model_context, config, unit, tmp_
     # A context built again from scratch, chart included, gives the same bytes.
     inputs, _ = load_inputs(config.inputs_path, PERIOD.name, unit.code)
     again, _ = build_context(
-        unit=unit, province=config.hierarchy.province, settings=config.report_settings(unit.code, PERIOD.name),
+        unit=unit, province=config.hierarchy_for(PERIOD).province,
+        settings=config.report_settings(unit.code, PERIOD.name),
         targets=config.targets, period=PERIOD, dossier_rows=model_rows(config), feedback=dict(MODEL_FEEDBACK),
         inputs=inputs,
     )  # fmt: skip
@@ -107,8 +109,9 @@ def test_same_bytes_from_another_process(model_docx, tmp_path):
     script = (
         "import sys; from pathlib import Path; from model_data import *; from tthc.config import load_config; "
         "from tthc.inputs import load_inputs; from tthc.report import build_context, render_report; "
-        "c = load_config(); u = c.hierarchy.get('872'); i, _ = load_inputs(c.inputs_path, '2023-11', '872'); "
-        "x, _ = build_context(unit=u, province=c.hierarchy.province, settings=c.report_settings('872', '2023-11'), "
+        "c = load_config(); h = c.hierarchy_for('2023-11'); u = h.get('872'); "
+        "i, _ = load_inputs(c.inputs_path, '2023-11', '872'); "
+        "x, _ = build_context(unit=u, province=h.province, settings=c.report_settings('872', '2023-11'), "
         "targets=c.targets, period=PERIOD, dossier_rows=model_rows(c), feedback=dict(MODEL_FEEDBACK), inputs=i); "
         "render_report(TEMPLATE, x, Path(sys.argv[1]))"
     )

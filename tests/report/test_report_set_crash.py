@@ -97,7 +97,7 @@ CHILD = textwrap.dedent('''
     subprocess.Popen = Popen
 
     config = load_config()
-    month = DistrictMonth(config, parse_period("2023-11"), config.hierarchy.get("872"), root, url)
+    month = DistrictMonth(config, parse_period("2023-11"), config.hierarchy_for("2023-11").get("872"), root, url)
     pipeline.compute_metrics(month, sys.argv[5])
     pipeline.write_report(month)
     print(json.dumps(counts))

@@ -97,7 +97,7 @@ def test_operator_file_text_is_cleaned_with_a_warning_per_field(config, unit, tm
     assert len(warnings) == len(FIELDS)
 
     def rendered(inputs: OperatorInputs, name: str) -> str:
-        context, _ = build_context(unit=unit, province=config.hierarchy.province,
+        context, _ = build_context(unit=unit, province=config.hierarchy_for("2023-11").province,
                                    settings=config.report_settings(unit.code, PERIOD.name), targets=config.targets,
                                    period=PERIOD, dossier_rows=model_rows(config), feedback=dict(MODEL_FEEDBACK),
                                    inputs=inputs)

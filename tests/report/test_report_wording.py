@@ -106,7 +106,8 @@ def full_context(config, unit):
     settings = config.report_settings(unit.code, PERIOD.name).model_copy(
         update={"inspection_plan": "Kế hoạch số 1/KH-UBND", "inspection_lead": "Phòng Nội vụ"})
     context, _ = build_context(
-        unit=unit, province=config.hierarchy.province, settings=settings, period=PERIOD, dossier_rows=rows,
+        unit=unit, province=config.hierarchy_for(PERIOD).province,
+        settings=settings, period=PERIOD, dossier_rows=rows,
         targets=Targets(online_payment_rate=100, on_time_rate=100, dossier_digitization_rate=100.01,
                         result_digitization_rate=100),
         feedback=feedback, inputs=inputs, history=[previous])
@@ -205,7 +206,8 @@ def test_a_phrase_changed_in_the_phrase_file_reaches_the_report(unit, tmp_path):
 
     config = load_config(config_with_phrases(tmp_path, reword))
     rows = [dict(r, dossier_digitization_rate=None) if r["level"] == "xa" else r for r in model_rows(config)]
-    context, _ = build_context(unit=unit, province=config.hierarchy.province, targets=config.targets, period=PERIOD,
+    context, _ = build_context(unit=unit, province=config.hierarchy_for(PERIOD).province,
+                               targets=config.targets, period=PERIOD,
                                settings=config.report_settings(unit.code, PERIOD.name), dossier_rows=rows,
                                feedback=dict(MODEL_FEEDBACK), inputs=None)
     text = report_text(context, config.template_path, tmp_path / "report.docx")
@@ -252,7 +254,8 @@ def test_phrases_are_not_set_per_unit(tmp_path):
 def test_rates_equal_at_both_levels_share_one_phrase(config, unit):
     rows = [dict(r, result_digitization_rate=Decimal("80.00")) if r["level"] in ("huyen", "xa") else r
             for r in model_rows(config)]
-    context, _ = build_context(unit=unit, province=config.hierarchy.province, targets=config.targets, period=PERIOD,
+    context, _ = build_context(unit=unit, province=config.hierarchy_for(PERIOD).province,
+                               targets=config.targets, period=PERIOD,
                                settings=config.report_settings(unit.code, PERIOD.name), dossier_rows=rows,
                                feedback=dict(MODEL_FEEDBACK), inputs=None)
     assert context["digitization"]["result"] == "cấp huyện, cấp xã đạt tỷ lệ 80%"

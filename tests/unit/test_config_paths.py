@@ -17,7 +17,7 @@ def test_the_bundled_file_names_its_include_folder() -> None:
 def test_a_copy_elsewhere_fails_naming_include_dir(tmp_path: Path) -> None:
     copy = tmp_path / "pipeline.yaml"
     shutil.copy(DEFAULT_CONFIG, copy)
-    with pytest.raises(ConfigError, match=r"units_file not found at .*relative to include_dir .*set include_dir"):
+    with pytest.raises(ConfigError, match=r"units\[0\]\.file not found at .*relative to include_dir .*set include_dir"):
         load_config(copy)
 
 
