@@ -33,6 +33,7 @@ from tthc import pipeline
 from tthc.config import load_config
 from tthc.district_month import DistrictMonth
 from tthc_airflow import DAG_ID
+from tthc_airflow.assets import PROVINCE_OUTPUTS
 from tthc_airflow.district_task import district_task
 from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
@@ -123,6 +124,36 @@ with DAG(
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)
 
+    @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
+    def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:
+        """The province's consolidated report and workbook of the period, from every unit that has its report."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from tthc.periods import parse_period
+        from tthc_airflow.hooks import data_root, warehouse_url
+
+        if not units:
+            raise AirflowSkipException("no unit was planned (plan_run failed): nothing to consolidate")
+        with fail_fast():
+            period = parse_period(units[0]["period"], SCHEDULE.convention)
+            return pipeline.write_province_outputs(CONFIG, period, data_root(), warehouse_url())
+
+    @task(outlets=[PROVINCE_OUTPUTS], retries=0, multiple_outputs=False)
+    def announce_province(outputs: dict[str, Any]) -> dict[str, Any]:
+        """Emit the province-outputs Asset event (its extra: the period, the files) once per complete period."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from tthc_airflow.hooks import data_root
+
+        with fail_fast():
+            extra = pipeline.province_announcement(outputs, data_root())
+        if extra is None:
+            missing = ", ".join(outputs.get("missing") or [])
+            raise AirflowSkipException(f"period {outputs.get('period')}: units without a report: {missing}; no event"
+                                       if missing else f"period {outputs.get('period')}: outputs as announced before")
+        get_current_context()["outlet_events"][PROVINCE_OUTPUTS].extra = extra
+        return extra
+
     @task(trigger_rule="all_done", retries=0, multiple_outputs=False)
     def summarize(units: list[dict[str, str]] | None) -> dict[str, Any]:
         """Print what the run did; fail when any district has no report, so the failure notifies."""
@@ -131,4 +162,6 @@ with DAG(
         return summarize_run(get_current_context(), units)
 
     units = plan_run()
-    per_district.expand(unit=units) >> summarize(units)  # type: ignore[arg-type]  # an XComArg, resolved at run time
+    districts = per_district.expand(unit=units)
+    province = consolidate_province(units)  # type: ignore[arg-type]
+    districts >> province >> [announce_province(province), summarize(units)]  # type: ignore[arg-type]

@@ -209,11 +209,16 @@ def main() -> int:
         simulator.wait(timeout=10)
     if summary_file.exists():
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        say(f"summary for {summary['period']}: {summary['districts']} district(s), "
+        say(f"summary for {summary['period']}: {summary['districts']} unit(s), "
             f"{summary['dossiers_read']} dossiers and {summary['feedback_read']} feedback items read, "
             f"{summary['reports_written']} report(s) written, {len(summary['warnings'])} warning(s)")
         for report in summary.get("reports", []):
             print(f"   {report}")
+        province = summary.get("province") or {}
+        if province.get("path"):
+            say(f"the province's consolidated report ({province['reported']}/{province['units']} units"
+                f"{'' if province['complete'] else ', INCOMPLETE'}) and workbook:")
+            print(f"   {province['path']}\n   {province['workbook']}")
         for warning in summary["warnings"]:
             print(f"   warning: {warning}")
         say(f"reports are in {summary_file.parent}")

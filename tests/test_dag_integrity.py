@@ -36,7 +36,8 @@ def test_structure(dagbag) -> None:
     dag = dagbag.dags["tthc_monthly_report"]
     ids = {t.task_id for t in dag.tasks}
     assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.validate",
-                   "district.compute_metrics", "district.write_report", "summarize"}
+                   "district.compute_metrics", "district.write_report", "consolidate_province",
+                   "announce_province", "summarize"}
     assert dag.catchup is False
     # No "period" field: the logical date chooses the month; nothing in the form is required.
     assert set(dag.params) == {"districts", "inspections_count", "violations", "findings", "resources",
@@ -50,6 +51,14 @@ def test_structure(dagbag) -> None:
     assert validate.upstream_task_ids >= {"district.extract_dossiers", "district.extract_feedback"}
     assert dag.get_task("district.compute_metrics").upstream_task_ids - {"plan_run"} == {"district.validate"}
     assert dag.get_task("summarize").trigger_rule == "all_done"
+    # The province is consolidated after every district, whatever their outcome; its Asset only when complete.
+    assert dag.get_task("consolidate_province").trigger_rule == "all_done"
+    assert dag.get_task("consolidate_province").upstream_task_ids >= {"district.write_report", "plan_run"}
+    announce = dag.get_task("announce_province")
+    assert [outlet.name for outlet in announce.outlets] == ["tthc_province_outputs"]
+    assert announce.trigger_rule == "all_success"
+    consumer = dagbag.dags["tthc_after_province_outputs"]
+    assert [a.name for a in consumer.timetable.asset_condition.objects] == ["tthc_province_outputs"]
 
 
 def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
@@ -59,7 +68,7 @@ def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
 
     limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
     tasks = dagbag.dags["tthc_monthly_report"].tasks
-    assert len(tasks) == 7
+    assert len(tasks) == 9
     assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
 
 

@@ -63,6 +63,37 @@ def parse_report_name(name: str) -> tuple[str, str, str] | None:
     return None
 
 
+# The province's consolidated set of a period: the letter, its PDF and the workbook of every unit's figures.
+PROVINCE_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "xlsx": ".xlsx"}
+_PROVINCE_STEM = re.compile(r"tong-hop-tthc-(\d{1,6})-(\d{4}-\d{2})")
+
+
+def province_names(province_code: str, period: str) -> dict[str, str]:
+    """File names of the province's set under ``reports/<YYYY-MM>/``: ``tong-hop-tthc-<code>-<YYYY-MM><suffix>``."""
+    return {kind: f"tong-hop-tthc-{province_code}-{period}{suffix}" for kind, suffix in PROVINCE_SUFFIXES.items()}
+
+
+def parse_province_name(name: str) -> tuple[str, str, str] | None:
+    """(province code, period, kind) of a province set's file name, None for any other name."""
+    for kind, suffix in PROVINCE_SUFFIXES.items():
+        if name.endswith(suffix):
+            match = _PROVINCE_STEM.fullmatch(name.removesuffix(suffix))
+            if match is not None:
+                return match.group(1), match.group(2), kind
+    return None
+
+
+def province_announced(root: Any, province_code: str, period: str) -> Any:
+    """What was last announced of the province's set (its digest): an unchanged set is not announced twice."""
+    return report_dir(root, period) / f"tong-hop-tthc-{province_code}-{period}.announced.json"
+
+
+def province_set(root: Any, province_code: str, period: str) -> dict[str, Any]:
+    """The province's set of the period by kind (``docx``, ``pdf``, ``xlsx``); the .docx is written last."""
+    folder = report_dir(root, period)
+    return {kind: folder / name for kind, name in province_names(province_code, period).items()}
+
+
 def report_dir(root: Any, period: str) -> Any:
     """All reports of one period, one set per reporting unit (its GSO code in the names), and the run summary."""
     return root / REPORTS / period

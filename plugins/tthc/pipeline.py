@@ -12,6 +12,7 @@ extraction, the operator inputs, the run id. Where its files live is ``tthc.loca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -176,6 +177,22 @@ def withdraw_report(month: DistrictMonth) -> list[str]:
     files = month.files.report_set
     removed = [str(path) for path in (month.files.run_summary, files["docx"], files["pdf"], files["evidence"])
                if remove_file(path)]
+    for path in files.values():
+        removed += [str(leftover) for leftover in remove_leftover_temps(path)]
+    province = month.config.hierarchy_for(month.period).province
+    return removed + withdraw_province(month.root, province.code, month.period)
+
+
+def withdraw_province(root: Any, province_code: str, period: Period) -> list[str]:
+    """Remove the province's consolidated set of the period (the .docx first): its figures include every unit's.
+
+    Called whenever a unit's set is withdrawn, so the province's report never outlives a figure it added
+    up; the run's ``consolidate_province`` task writes it again.
+    """
+    from tthc.locations import province_set
+
+    files = province_set(root, province_code, period.name)
+    removed = [str(path) for path in (files["docx"], files["pdf"], files["xlsx"]) if remove_file(path)]
     for path in files.values():
         removed += [str(leftover) for leftover in remove_leftover_temps(path)]
     return removed
@@ -374,3 +391,78 @@ def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = Non
     return {"path": str(published["docx"]), "evidence": str(published["evidence"]),
             "pdf": str(published["pdf"]) if published["pdf"] else None,
             "warnings": [f"{unit.code}: {w}" for w in warnings]}
+
+
+def write_province_outputs(config: PipelineConfig, period: Period, root: Any, warehouse_url: str) -> dict[str, Any]:
+    """The province's consolidated report (.docx, PDF) and workbook of the period, from every unit with its report.
+
+    Reads, for each unit in force, its warehouse rows when its report's .docx exists (a report is
+    published with the rows it shows, ``publish_report``), so the province's figures are those of the
+    reports it gathers, whichever runs wrote them. Units without a report are named in the report, the
+    workbook and the result (``missing``). The set is published as the units' are: the old one
+    withdrawn, then the workbook, the PDF and the .docx last. With no unit reported, nothing is written.
+    """
+    from tthc import report, warehouse
+    from tthc.locations import DistrictFiles, province_set
+    from tthc.province import consolidate, unit_month
+    from tthc.report.province import build_province_context
+    from tthc.workbook import workbook_bytes
+
+    hierarchy = config.hierarchy_for(period)
+    province, months = hierarchy.province, {}
+    with warehouse.connected(warehouse_url) as engine:
+        for unit in hierarchy.reporting_units:
+            if not DistrictFiles(root, period.name, unit.code).report_set["docx"].exists():
+                continue
+            rows, feedback = (warehouse.dossier_rows(engine, period.name, unit.code),
+                              warehouse.feedback_row(engine, period.name, unit.code))
+            if rows and feedback is not None:
+                months[unit.code] = unit_month(unit, rows, feedback)
+    consolidation = consolidate(province, period, hierarchy.reporting_units, months)
+    missing = [unit.code for unit in consolidation.missing]
+    result: dict[str, Any] = {"province": province.code, "period": period.name, "units": len(consolidation.units),
+                              "reported": len(months), "missing": missing, "complete": consolidation.complete,
+                              "path": None, "pdf": None, "workbook": None, "warnings": []}
+    withdraw_province(root, province.code, period)
+    if not months:
+        result["warnings"].append(f"{province.code}: no unit has its report for {period.name}: no consolidated report")
+        log.warning("province %s %s: no unit has its report; nothing consolidated", province.code, period.name)
+        return result
+    context, warnings = build_province_context(consolidation, config.province_report_settings(period.name),
+                                               config.targets)
+    files = province_set(root, province.code, period.name)
+    docx, pdf = report.render_documents(config.province_template_path, context, files["docx"].name)
+    workbook = workbook_bytes(consolidation)
+    atomic_write_bytes(files["xlsx"], workbook)
+    if pdf is not None:
+        atomic_write_bytes(files["pdf"], pdf)
+    atomic_write_bytes(files["docx"], docx)
+    result["digest"] = hashlib.sha256(docx + workbook).hexdigest()  # both are byte-stable: same figures, same digest
+    for warning in warnings:
+        log.warning("province %s %s: %s", province.code, period.name, warning)
+    log.info("province %s %s: consolidated %d of %d unit(s)%s", province.code, period.name, len(months),
+             len(consolidation.units), f"; missing {', '.join(missing)}" if missing else "")
+    return {**result, "path": str(files["docx"]), "pdf": str(files["pdf"]) if pdf is not None else None,
+            "workbook": str(files["xlsx"]), "warnings": [f"{province.code}: {w}" for w in warnings]}
+
+
+def province_announcement(outputs: dict[str, Any], root: Any) -> dict[str, Any] | None:
+    """What to announce of the province's outputs (the Asset event's extra), or None when there is nothing new.
+
+    Announced once per complete period: when every unit in force has its report and the outputs differ
+    from those last announced (their digest is kept beside them). A rerun that writes the same
+    figures, hence the same bytes, announces nothing; one that changes a figure announces again.
+    """
+    from tthc.locations import province_announced
+
+    if not outputs.get("complete") or not outputs.get("digest"):
+        return None
+    marker = province_announced(root, outputs["province"], outputs["period"])
+    try:
+        if json.loads(marker.read_text(encoding="utf-8")).get("digest") == outputs["digest"]:
+            return None
+    except (OSError, ValueError):
+        pass  # never announced, or an unreadable marker: announce
+    extra = {key: outputs.get(key) for key in ("period", "province", "units", "path", "pdf", "workbook", "digest")}
+    atomic_write_bytes(marker, json.dumps(extra, ensure_ascii=False, indent=1).encode("utf-8"))
+    return extra

@@ -57,10 +57,17 @@ def summarize_run(context: Any, units: list[dict[str, str]] | None) -> dict[str,
         warnings.append(f"{no_pdf} report(s) without PDF: LibreOffice is not installed on the worker "
                         "(make system-deps)")
     period = units[0]["period"] if units else "?"
+    province = ti.xcom_pull(task_ids="consolidate_province") or {}
+    warnings += province.get("warnings", [])
+    if province.get("missing"):
+        warnings.append(f"the province's consolidated report of {period} leaves out the units without a report: "
+                        f"{', '.join(province['missing'])}")
     summary = {"period": period, "run_id": context["run_id"], "districts": len(units), "dossiers_read": dossiers,
                "feedback_read": feedback, "source_requests_retried": retried, "reports_written": reports,
                "reports": report_paths, "records_quarantined": quarantined, "quality": quality,
-               "warnings": warnings, "missing": missing}
+               "warnings": warnings, "missing": missing,
+               "province": {key: province.get(key) for key in ("province", "reported", "units", "complete", "path",
+                                                                "pdf", "workbook", "missing")} if province else None}
     if units:
         from tthc.locations import run_summary_path
         from tthc.storage import atomic_write_bytes
@@ -70,6 +77,9 @@ def summarize_run(context: Any, units: list[dict[str, str]] | None) -> dict[str,
         atomic_write_bytes(target, json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
     print(f"Period {period}: {len(units)} district(s), {dossiers} dossiers and {feedback} feedback items read, "
           f"{quarantined} quarantined, {reports} report(s) written, {len(warnings)} warning(s)")
+    if province.get("path"):
+        lines.append(f"  province {province['province']} ({province['reported']}/{province['units']} units): "
+                     f"{province['path']}, {province['workbook']}")
     print("\n".join(lines))
     for warning in warnings:  # at WARNING level: the log view highlights them instead of folding them away
         log.warning("%s", warning)

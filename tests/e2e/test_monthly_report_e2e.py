@@ -136,6 +136,35 @@ def test_month_with_transient_faults_gives_exact_numbers_and_reports(run_dag, si
     assert summary["source_requests_retried"] > 0  # the faults really happened and were retried
     assert_no_personal_data(data_root, warehouse_url)
 
+    # The province's consolidation covers the two units with a report, names the ten without, announces nothing.
+    province = summary["province"]
+    assert (province["reported"], province["units"], province["complete"]) == (2, 12, False)
+    totals = workbook_total(Path(province["workbook"]))
+    figures = [{**rows["tong", d], **feedback} for d in DISTRICTS for rows, feedback in [expected(d)]]
+    for name in ("received", "resolved", "pending_overdue", "feedback_received"):
+        assert totals[name] == sum(f[name] for f in figures), name
+    assert "chưa có báo cáo" in docx_text(Path(province["path"]))
+    assert province_events() == []
+
+
+def workbook_total(path: Path) -> dict[str, Any]:
+    """The province row (the last) of the workbook's units sheet, by metric name."""
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(path).worksheets[0].iter_rows(values_only=True))
+    return dict(zip(rows[1], rows[-1], strict=True))
+
+
+def province_events() -> list[dict[str, Any]]:
+    """The extras of the events of the Asset tthc_province_outputs in Airflow's database."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = select(AssetEvent.extra).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(
+            AssetModel.name == "tthc_province_outputs").order_by(AssetEvent.id)
+        return [dict(extra) for extra in session.scalars(query)]
+
 
 def test_rerun_by_data_interval_replaces_rows_with_identical_ones(run_dag, data_root: Path,
                                                                   warehouse_url: str) -> None:
@@ -177,3 +206,24 @@ def test_a_run_for_a_period_not_yet_ended_fails_at_once_without_retries(run_dag)
         assert getattr(tis["plan_run"].state, "value", tis["plan_run"].state) == "failed"
         assert tis["plan_run"].try_number == 1
         assert getattr(tis["summarize"].state, "value", tis["summarize"].state) == "failed"
+
+
+def test_a_complete_period_is_announced_once(run_dag, data_root: Path, warehouse_url: str) -> None:
+    """The other ten districts complete the period: one Asset event; a rerun with the same figures adds none."""
+    from tthc.config import load_config
+
+    others = [u.code for u in HIERARCHY.reporting_units if u.code not in DISTRICTS]
+    assert run_dag(PERIOD.start, {"districts": others}).state == "success"
+    events = province_events()
+    assert len(events) == 1 and events[0]["period"] == PERIOD.name and events[0]["province"] == "87"
+    workbook = data_root / "reports" / PERIOD.name / f"tong-hop-tthc-87-{PERIOD.name}.xlsx"
+    assert events[0]["workbook"] == str(workbook)
+    totals = workbook_total(workbook)
+    rows = [stored(warehouse_url, unit.code)[0]["tong", unit.code] for unit in HIERARCHY.reporting_units]
+    assert totals["received"] == sum(row["received"] for row in rows)
+    assert totals["unit_name"] == "Toàn tỉnh" and totals["reported"] == "12/12"
+    assert "chưa có báo cáo" not in docx_text(workbook.with_suffix(".docx"))
+    assert load_config().hierarchy_for(PERIOD).province.code == "87"
+
+    assert run_dag(PERIOD.start, {"districts": DISTRICTS[:1]}).state == "success"
+    assert len(province_events()) == 1, "the same outputs were announced twice"
