@@ -49,7 +49,12 @@ def plan(config: PipelineConfig, period: Period, codes: list[str] | None,
     from tthc.inputs import InputsError
 
     check_reportable(period, config.schedule.start_date, now or datetime.now(UTC))
-    units = config.hierarchy_for(period).select(codes)
+    from tthc.units import UnitsError
+
+    try:
+        units = config.hierarchy_for(period).select(codes)
+    except UnitsError as exc:  # the units in force change with the period (the 2025 reform): say which period
+        raise UnitsError(f"period {period.name}: {exc}") from None
     if with_inputs and len(units) != 1:
         raise InputsError(f"operator inputs were given with this run but it reports on {len(units)} units: "
                           "inputs are one office's words; choose exactly one unit, or leave the inputs empty")

@@ -85,3 +85,21 @@ def test_settings_for_a_unit_of_no_structure_are_refused(tmp_path):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ConfigError, match="report settings for 28261, which is a reporting unit of none"):
         load_config(path)
+
+
+def test_a_backfill_across_the_reform_plans_districts_then_communes(config):
+    """The months a backfill from 2025-04 to 2025-09 runs: districts up to 2025-06, communes and wards after."""
+    from datetime import UTC, datetime
+
+    from tthc.pipeline import plan
+
+    later = datetime(2026, 1, 1, tzinfo=UTC)
+    planned = {name: plan(config, Period(2025, month), [], now=later)
+               for name, month in (("2025-04", 4), ("2025-05", 5), ("2025-06", 6), ("2025-07", 7), ("2025-09", 9))}
+    for name in ("2025-04", "2025-05", "2025-06"):
+        assert [u["code"] for u in planned[name]] == [u.code for u in config.hierarchy_for("2023-11").reporting_units]
+    for name in ("2025-07", "2025-09"):
+        assert len(planned[name]) == 102 and all(len(u["code"]) == 5 for u in planned[name])
+        assert all(u["period"] == name for u in planned[name])
+    with pytest.raises(UnitsError, match="period 2025-07: unit code '872' is not a reporting unit"):
+        plan(config, Period(2025, 7), ["872"], now=later)
