@@ -38,8 +38,25 @@ EVIDENCE = "evidence.json"  # in metrics/<YYYY-MM>/<code>/
 
 RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the run's last task
 # A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
+REPORT_PREFIX = "bao-cao-tthc"
 REPORT_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "evidence": ".evidence.json"}
-_REPORT_STEM = re.compile(r"bao-cao-tthc-(\d{1,6})-(\d{4}-\d{2})")
+# The province's consolidated set of a period: the letter, its PDF and the workbook of every unit's figures.
+PROVINCE_PREFIX = "tong-hop-tthc"
+PROVINCE_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "xlsx": ".xlsx"}
+
+
+def _set_names(prefix: str, suffixes: dict[str, str], code: str, period: str) -> dict[str, str]:
+    return {kind: f"{prefix}-{code}-{period}{suffix}" for kind, suffix in suffixes.items()}
+
+
+def _parse_set_name(prefix: str, suffixes: dict[str, str], name: str) -> tuple[str, str, str] | None:
+    stem = re.compile(rf"{re.escape(prefix)}-(\d{{1,6}})-(\d{{4}}-\d{{2}})")
+    for kind, suffix in suffixes.items():
+        if name.endswith(suffix):
+            match = stem.fullmatch(name.removesuffix(suffix))
+            if match is not None:
+                return match.group(1), match.group(2), kind
+    return None
 
 
 def report_names(unit_code: str, period: str) -> dict[str, str]:
@@ -47,7 +64,7 @@ def report_names(unit_code: str, period: str) -> dict[str, str]:
 
     The GSO code makes each name unique and findable; the pipeline writes these, the UI plugin serves them.
     """
-    return {kind: f"bao-cao-tthc-{unit_code}-{period}{suffix}" for kind, suffix in REPORT_SUFFIXES.items()}
+    return _set_names(REPORT_PREFIX, REPORT_SUFFIXES, unit_code, period)
 
 
 def parse_report_name(name: str) -> tuple[str, str, str] | None:
@@ -55,37 +72,22 @@ def parse_report_name(name: str) -> tuple[str, str, str] | None:
 
     Why: the outputs plugin serves a file only when its name is one the pipeline writes.
     """
-    for kind, suffix in REPORT_SUFFIXES.items():
-        if name.endswith(suffix):
-            match = _REPORT_STEM.fullmatch(name.removesuffix(suffix))
-            if match is not None:
-                return match.group(1), match.group(2), kind
-    return None
-
-
-# The province's consolidated set of a period: the letter, its PDF and the workbook of every unit's figures.
-PROVINCE_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "xlsx": ".xlsx"}
-_PROVINCE_STEM = re.compile(r"tong-hop-tthc-(\d{1,6})-(\d{4}-\d{2})")
+    return _parse_set_name(REPORT_PREFIX, REPORT_SUFFIXES, name)
 
 
 def province_names(province_code: str, period: str) -> dict[str, str]:
     """File names of the province's set under ``reports/<YYYY-MM>/``: ``tong-hop-tthc-<code>-<YYYY-MM><suffix>``."""
-    return {kind: f"tong-hop-tthc-{province_code}-{period}{suffix}" for kind, suffix in PROVINCE_SUFFIXES.items()}
+    return _set_names(PROVINCE_PREFIX, PROVINCE_SUFFIXES, province_code, period)
 
 
 def parse_province_name(name: str) -> tuple[str, str, str] | None:
     """(province code, period, kind) of a province set's file name, None for any other name."""
-    for kind, suffix in PROVINCE_SUFFIXES.items():
-        if name.endswith(suffix):
-            match = _PROVINCE_STEM.fullmatch(name.removesuffix(suffix))
-            if match is not None:
-                return match.group(1), match.group(2), kind
-    return None
+    return _parse_set_name(PROVINCE_PREFIX, PROVINCE_SUFFIXES, name)
 
 
 def province_announced(root: Any, province_code: str, period: str) -> Any:
     """What was last announced of the province's set (its digest): an unchanged set is not announced twice."""
-    return report_dir(root, period) / f"tong-hop-tthc-{province_code}-{period}.announced.json"
+    return report_dir(root, period) / f"{PROVINCE_PREFIX}-{province_code}-{period}.announced.json"
 
 
 def province_set(root: Any, province_code: str, period: str) -> dict[str, Any]:

@@ -345,6 +345,35 @@ def _annex(unit: ReportingUnit, levels: Rows, communes: list[tuple[str, Mapping[
 # ----------------------------------------------------------------------------------------------- the context
 
 
+def letter_parts(settings: ReportSettings, period: Period) -> dict[str, Any]:
+    """What every letter writes the same way, a unit's report or the province's: the period's dates, the
+    recipient, the documents implemented and the request answered, the distribution list and the signer."""
+    return {
+        "period": {
+            "label": f"{period.month}/{period.year}",
+            "month": period.month,
+            "year": period.year,
+            "header_month": fmt_month(period.month, issue_date=True),
+            "first_day": fmt_date(period.start_date),
+            "last_day": fmt_date(period.end_date - timedelta(days=1)),
+        },
+        "recipient": settings.recipient,
+        "implements": {
+            "full": _join([_citation(doc) for doc in settings.implements], " và "),
+            "short": _join([f"{doc.title} của {doc.issuer_short or doc.issuer}" for doc in settings.implements], ", "),
+        },
+        "request": _citation(settings.request, long_date=True)
+        + (f" về việc {settings.request.about}" if settings.request.about else ""),
+        "distribution": [_item(text) for text in settings.distribution],
+        "archive": _item(settings.archive),
+        "signer": {
+            "capacity_prefix": settings.signer.capacity_prefix,
+            "capacity": settings.signer.capacity,
+            "name": settings.signer.name or "",
+        },
+    }
+
+
 def build_context(
     *,
     unit: ReportingUnit,
@@ -381,7 +410,7 @@ def build_context(
     level_names = None if _reports_for_itself(unit) else {"huyen": f"cấp {unit.kind}", "xa": "cấp xã"}
     shortcomings = _shortcomings(total, feedback, targets, inputs)
     kind_name = f"{unit.kind} {unit.short_name}"
-    implements_full = _join([_citation(doc) for doc in settings.implements], " và ")
+    letter = letter_parts(settings, period)
     context = {
         "unit": {
             "code": unit.code,
@@ -394,21 +423,7 @@ def build_context(
             "reports_for_itself": _reports_for_itself(unit),
         },
         "province": {"name": province.name, "short_name": province.short_name},
-        "period": {
-            "label": f"{period.month}/{period.year}",
-            "month": period.month,
-            "year": period.year,
-            "header_month": fmt_month(period.month, issue_date=True),
-            "first_day": fmt_date(period.start_date),
-            "last_day": fmt_date(period.end_date - timedelta(days=1)),
-        },
-        "recipient": settings.recipient,
-        "implements": {
-            "full": implements_full,
-            "short": _join([f"{doc.title} của {doc.issuer_short or doc.issuer}" for doc in settings.implements], ", "),
-        },
-        "request": _citation(settings.request, long_date=True)
-        + (f" về việc {settings.request.about}" if settings.request.about else ""),
+        **letter,
         "digitization": _digitization(levels, shortcomings, level_names, phrases),
         "inspection": _inspection(unit, settings, inputs),
         "hotline": _hotline(unit, feedback, phrases),
@@ -416,13 +431,6 @@ def build_context(
         "assessment": [_sentence(text) for text in inputs.assessment] if inputs else [],
         "change": _change(history, total, period, phrases, warnings),
         "shortcomings": shortcomings,
-        "distribution": [_item(text) for text in settings.distribution],
-        "archive": _item(settings.archive),
-        "signer": {
-            "capacity_prefix": settings.signer.capacity_prefix,
-            "capacity": settings.signer.capacity,
-            "name": settings.signer.name or "",
-        },
         "annex": _annex(unit, levels, communes, feedback),
         "chart": _chart(unit, period, communes, total, history, warnings),
         "meta": {
@@ -430,7 +438,7 @@ def build_context(
             "period": period.name,
             "document_date": period.end_date.isoformat(),
             "title": f"Báo cáo tháng {period.month}/{period.year} của Ủy ban nhân dân {kind_name}",
-            "subject": f"Công tác triển khai thực hiện {implements_full}",
+            "subject": f"Công tác triển khai thực hiện {letter['implements']['full']}",
             "author": f"Ủy ban nhân dân {kind_name}",
         },
     }

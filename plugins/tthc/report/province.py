@@ -10,12 +10,11 @@ same two sources as the units' reports: the template, and the phrase file's ``pr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from tthc.config import ReportSettings, Targets, _nfc
-from tthc.numbers import fmt_count, fmt_date, fmt_month, fmt_rate
+from tthc.numbers import fmt_count, fmt_rate
 from tthc.phrases import Phrases
 from tthc.province import Consolidation
 from tthc.report.context import (
@@ -24,10 +23,8 @@ from tthc.report.context import (
     RATE_KEYS,
     _as_decimal,
     _cells,
-    _citation,
-    _item,
-    _join,
     _rate_by_level,
+    letter_parts,
 )
 from tthc.units import ReportingUnit
 
@@ -143,24 +140,10 @@ def build_province_context(consolidation: Consolidation, settings: ReportSetting
     two_levels = any(unit.children for unit in consolidation.units)
     level_names = {"huyen": "cấp huyện", "xa": "cấp xã"} if two_levels else None
     kind_name = f"{province.kind} {province.short_name}"
-    implements_full = _join([_citation(doc) for doc in settings.implements], " và ")
+    letter = letter_parts(settings, period)
     context = {
         "unit": {"kind_name": kind_name, "name_upper": province.name.upper(), "short_name": province.short_name},
-        "period": {
-            "label": f"{period.month}/{period.year}",
-            "month": period.month,
-            "year": period.year,
-            "header_month": fmt_month(period.month, issue_date=True),
-            "first_day": fmt_date(period.start_date),
-            "last_day": fmt_date(period.end_date - timedelta(days=1)),
-        },
-        "recipient": settings.recipient,
-        "implements": {
-            "full": implements_full,
-            "short": _join([f"{doc.title} của {doc.issuer_short or doc.issuer}" for doc in settings.implements], ", "),
-        },
-        "request": _citation(settings.request, long_date=True)
-        + (f" về việc {settings.request.about}" if settings.request.about else ""),
+        **letter,
         "coverage": _coverage(consolidation, phrases),
         "total": _total(consolidation.levels, phrases),
         "digitization": {
@@ -169,20 +152,13 @@ def build_province_context(consolidation: Consolidation, settings: ReportSetting
         },
         "hotline": _hotline(consolidation.feedback, phrases),
         "shortcomings": _shortcomings(consolidation, targets, phrases),
-        "distribution": [_item(text) for text in settings.distribution],
-        "archive": _item(settings.archive),
-        "signer": {
-            "capacity_prefix": settings.signer.capacity_prefix,
-            "capacity": settings.signer.capacity,
-            "name": settings.signer.name or "",
-        },
         "annex": _annex(consolidation),
         "meta": {
             "unit_code": province.code,
             "period": period.name,
             "document_date": period.end_date.isoformat(),
             "title": f"Báo cáo tổng hợp tháng {period.month}/{period.year} của Ủy ban nhân dân {kind_name}",
-            "subject": f"Tổng hợp kết quả triển khai thực hiện {implements_full}",
+            "subject": f"Tổng hợp kết quả triển khai thực hiện {letter['implements']['full']}",
             "author": f"Ủy ban nhân dân {kind_name}",
         },
     }
