@@ -223,7 +223,7 @@ def publish_report(month: DistrictMonth, docx: bytes, pdf: bytes | None, evidenc
     return {**files, "pdf": files["pdf"] if pdf is not None else None}
 
 
-def _same_value(a: Any, b: Any) -> bool:
+def same_figure(a: Any, b: Any) -> bool:
     """Equal figures whatever their type: a Decimal from the warehouse, its text from the evidence, an int."""
     if a is None or b is None:
         return a is None and b is None
@@ -245,13 +245,13 @@ def figures_disagree(evidence: dict[str, Any], dossier_rows: list[dict[str, Any]
     if set(stored) != set(written):
         return f"dossier rows {sorted(set(stored) ^ set(written))} are in only one of them"
     for key, row in written.items():
-        differ = [name for name, value in row.items() if not _same_value(value, stored[key].get(name))]
+        differ = [name for name, value in row.items() if not same_figure(value, stored[key].get(name))]
         if differ:
             return f"dossier row {'/'.join(key)} differs in {', '.join(differ)}"
     expected = evidence.get("feedback_metrics") or {}
     if feedback_row is None:
         return "the warehouse has no feedback row"
-    differ = [name for name, value in expected.items() if not _same_value(value, feedback_row.get(name))]
+    differ = [name for name, value in expected.items() if not same_figure(value, feedback_row.get(name))]
     if differ:
         return f"feedback row differs in {', '.join(differ)}"
     runs = {str(r.get("run_id")) for r in [*dossier_rows, feedback_row]}

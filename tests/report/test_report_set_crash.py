@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -129,23 +128,14 @@ def rows(root: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
                 warehouse.feedback_row(engine, PERIOD.name, UNIT.code))
 
 
-def same(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    try:
-        return Decimal(str(a)) == Decimal(str(b))
-    except InvalidOperation:
-        return str(a) == str(b)
-
-
 def agrees(evidence: dict[str, Any], root: Path) -> bool:
     """The evidence's figures are the warehouse rows' figures, row by row and field by field."""
     dossier_rows, feedback_row = rows(root)
     stored = {(r["level"], r["unit_code"]): r for r in dossier_rows}
     written = {(r["level"], r["unit_code"]): r for r in evidence["dossier_metrics"]}
     return (feedback_row is not None and stored.keys() == written.keys()
-            and all(same(v, stored[k][name]) for k, row in written.items() for name, v in row.items())
-            and all(same(v, feedback_row[name]) for name, v in evidence["feedback_metrics"].items()))
+            and all(pipeline.same_figure(v, stored[k][name]) for k, row in written.items() for name, v in row.items())
+            and all(pipeline.same_figure(v, feedback_row[name]) for name, v in evidence["feedback_metrics"].items()))
 
 
 def comparable(evidence_bytes: bytes) -> dict[str, Any]:

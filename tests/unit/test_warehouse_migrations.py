@@ -16,7 +16,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Numeric, Table, create
 from sqlalchemy.engine import make_url
 
 from tests.conftest import fresh_databases
-from tests.unit.test_warehouse import check_replace_semantics, rows
+from tests.unit.test_warehouse import _open_warehouse, check_replace_semantics, rows
 from tthc import warehouse, warehouse_migrations
 from tthc.config import ConfigError
 from tthc.warehouse_migrations import VERSION_TABLE, VERSIONS, WarehouseSchemaError
@@ -228,14 +228,6 @@ def test_a_process_upgrades_a_warehouse_once(tmp_path: Path, monkeypatch: pytest
     with warehouse.connected(f"sqlite:///{path}") as engine:
         assert revisions(engine) == (HEAD,)
     assert len(calls) == 2
-
-
-def _open_warehouse(url: str) -> str:
-    try:
-        warehouse.engine_for(url).dispose()
-        return "ok"
-    except Exception as exc:  # returned, so the parent sees every failure of every process
-        return f"{type(exc).__name__}: {exc}"
 
 
 def _waiting_for_the_upgrade_lock(conn: Any) -> int:
