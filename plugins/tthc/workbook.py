@@ -118,7 +118,10 @@ def workbook_bytes(consolidation: Consolidation) -> bytes:
     A child unit without a row of its own (no dossier at its desk) is written with zero counts and no
     rate, as in the unit's report.
     """
+    from zipfile import ZIP_DEFLATED, ZipFile
+
     from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
 
     from tthc.report.document import normalise_package
 
@@ -133,5 +136,7 @@ def workbook_bytes(consolidation: Consolidation) -> bytes:
     book.properties.creator = book.properties.lastModifiedBy = f"Ủy ban nhân dân {consolidation.province.name}"
     book.properties.title = f"Tổng hợp kết quả giải quyết thủ tục hành chính tháng {consolidation.period.name}"
     buffer = io.BytesIO()
-    book.save(buffer)
+    # openpyxl's Workbook.save stamps the "modified" property with now; its writer, used directly, keeps ours.
+    with ZipFile(buffer, "w", ZIP_DEFLATED) as archive:
+        ExcelWriter(book, archive).save()
     return normalise_package(buffer.getvalue(), moment)
