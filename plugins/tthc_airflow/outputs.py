@@ -13,8 +13,9 @@ Layout (all relative to ``/tthc``; a run's files sit *under* its page so the pag
 relative links, like the quality page, and works under any base URL):
 
 - ``dags/{dag_id}/runs/{run_id}/``: the run page (``?district=<code>`` shows one district);
-- ``dags/{dag_id}/runs/{run_id}/reports/{file}``: ``bao-cao-tthc-<code>-<period>.docx|.pdf|.evidence.json``
-  and ``run-summary.json`` of the run's period;
+- ``dags/{dag_id}/runs/{run_id}/reports/{file}``: ``bao-cao-tthc-<code>-<period>.docx|.pdf|.evidence.json``,
+  the province's consolidated set ``tong-hop-tthc-<province code>-<period>.docx|.pdf|.xlsx`` and
+  ``run-summary.json`` of the run's period (never the set's ``.announced.json`` marker: it is the pipeline's);
 - ``dags/{dag_id}/runs/{run_id}/quality/{code}/{path}``: the district's quality folder (``index.html`` and
   the GX results and quarantine files it links to relatively), nothing outside it;
 - ``dags/{dag_id}/runs/{run_id}/tasks/{task_id}/{map_index}``: redirects to the run page of that map
@@ -26,6 +27,7 @@ same rules as the quality results page (``tthc.quality.page``); they also hold i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,7 +44,10 @@ from tthc.locations import (
     RESULTS_PAGE,
     RUN_SUMMARY,
     DistrictFiles,
+    parse_province_name,
     parse_report_name,
+    province_names,
+    province_set,
     report_dir,
     report_names,
     run_summary_path,
@@ -51,6 +56,11 @@ from tthc_airflow import DAG_ID
 
 URL_PREFIX = "/tthc"
 PLAN_TASK = "plan_run"
+PROVINCE_TASK = "consolidate_province"
+# How many of the DAG's latest consolidate_province results are searched for the run that wrote the period's
+# current province set, when it is not the run shown (a period is usually reported by a handful of runs).
+PROVINCE_RECORDS_SEARCHED = 200
+FAILED_STATES = {"failed", "upstream_failed"}
 DISTRICT_GROUP = "district."
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 CODE_RE = re.compile(r"^\d{1,6}$")
@@ -65,8 +75,10 @@ TEMPLATE = Path(__file__).with_name("outputs.html.j2")
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
        "form-action 'none'; frame-ancestors 'self'")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONTENT_TYPES = {
     ".docx": DOCX,
+    ".xlsx": XLSX,
     ".pdf": "application/pdf",
     ".json": "application/json",
     ".html": "text/html; charset=utf-8",
@@ -74,6 +86,8 @@ CONTENT_TYPES = {
 }
 INLINE = {".pdf", ".json", ".html"}  # shown by the browser; anything else is downloaded with its name
 REPORT_KINDS = (("docx", "Report (Word)"), ("pdf", "Report (PDF)"), ("evidence", "Evidence"))
+PROVINCE_KINDS = (("docx", "Consolidated report (Word)"), ("pdf", "Consolidated report (PDF)"),
+                  ("xlsx", "Workbook (Excel)"))
 
 app = FastAPI(
     title="TTHC run outputs",
@@ -110,6 +124,9 @@ class RunInfo:
     period_problem: str | None
     planned: list[dict[str, Any]] | None  # plan_run's XCom, when the run got that far
     data_interval: tuple[Any, Any] | None = None
+    province_task: bool = False  # the run has a task consolidate_province (runs of older DAG versions do not)
+    province_state: str | None = None  # that task's state in the run
+    province_record: dict[str, Any] | None = None  # its XCom: what it wrote (or why nothing)
 
 
 def _data_root() -> Any:
@@ -139,25 +156,69 @@ def _config() -> Any:
     return _config_at(str(path), mtime)
 
 
-def _planned_units(session: Any, dag_id: str, run_id: str) -> list[dict[str, Any]] | None:
-    """``plan_run``'s return value: the list the task group ``district`` is expanded over, in map-index order."""
+def _decoded(row: Any) -> Any:
+    """An XCom row's value as the task returned it (a JSON text is decoded; None when it is not JSON)."""
     from airflow.models.xcom import XComModel
-    from sqlalchemy import select
 
-    row = session.scalars(select(XComModel).where(
-        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == PLAN_TASK,
-        XComModel.map_index == -1, XComModel.key == "return_value")).first()
-    if row is None:
-        return None
     value = XComModel.deserialize_value(row)
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return None
+    return value
+
+
+def _returned(session: Any, dag_id: str, run_id: str, task_id: str) -> Any:
+    """The return value of an unmapped task of the run, None when it has none (not run, failed, cleared)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    row = session.scalars(select(XComModel).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == task_id,
+        XComModel.map_index == -1, XComModel.key == "return_value")).first()
+    return None if row is None else _decoded(row)
+
+
+def _planned_units(session: Any, dag_id: str, run_id: str) -> list[dict[str, Any]] | None:
+    """``plan_run``'s return value: the list the task group ``district`` is expanded over, in map-index order."""
+    value = _returned(session, dag_id, run_id, PLAN_TASK)
     if not isinstance(value, list) or not all(isinstance(u, dict) and "code" in u for u in value):
         return None
     return value
+
+
+def _task_state(session: Any, dag_id: str, run_id: str, task_id: str) -> tuple[bool, str | None]:
+    """(whether the run has the unmapped task, its state): a missing task and a task not yet run differ."""
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import select
+
+    row = session.execute(select(TaskInstance.state).where(
+        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
+        TaskInstance.map_index == -1)).first()
+    return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
+
+
+def _province_records(dag_id: str, period: str) -> list[tuple[str, dict[str, Any]]]:
+    """(run id, result) of the DAG's latest ``consolidate_province`` results for ``period``, newest first.
+
+    Why: several runs report one period (a unit at a time, a rerun after a fix) and each rewrites the
+    province's set, so the set on disk may be another run's; its result says what that set covers.
+    """
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    found = []
+    with create_session() as session:
+        rows = session.scalars(select(XComModel).where(
+            XComModel.dag_id == dag_id, XComModel.task_id == PROVINCE_TASK, XComModel.map_index == -1,
+            XComModel.key == "return_value").order_by(XComModel.timestamp.desc()).limit(PROVINCE_RECORDS_SEARCHED))
+        for row in rows:
+            value = _decoded(row)
+            if isinstance(value, dict) and value.get("period") == period:
+                found.append((str(row.run_id), value))
+    return found
 
 
 def _load_run(dag_id: str, run_id: str) -> RunInfo | None:
@@ -171,12 +232,15 @@ def _load_run(dag_id: str, run_id: str) -> RunInfo | None:
         if run is None:
             return None
         planned = _planned_units(session, dag_id, run_id)
+        province_task, province_state = _task_state(session, dag_id, run_id, PROVINCE_TASK)
+        province_record = _returned(session, dag_id, run_id, PROVINCE_TASK)
         conf = dict(run.conf or {})
         interval = (run.data_interval_start, run.data_interval_end)
         info = RunInfo(dag_id=dag_id, run_id=run_id, state=str(run.state or ""), run_type=str(run.run_type or ""),
                        logical_date=run.logical_date.isoformat() if run.logical_date else "none",
                        conf=conf, period=None, period_source="", period_problem=None, planned=planned,
-                       data_interval=interval)
+                       data_interval=interval, province_task=province_task, province_state=province_state,
+                       province_record=province_record if isinstance(province_record, dict) else None)
     _resolve_period(info)
     return info
 
@@ -224,14 +288,51 @@ def _units_of(info: RunInfo) -> list[tuple[str, str]]:
     return [(u.code, unit_label(u)) for u in units]
 
 
-def _report_file_kind(name: str, period: str) -> str | None:
-    """The suffix of a report file name of ``period`` (or the run summary), None for any other name."""
+def _hierarchy_of(period: str) -> Any | None:
+    """The province and the units in force for ``period`` (what its consolidation covers), None if unreadable."""
+    try:
+        return _config().hierarchy_for(period)
+    except Exception:
+        return None
+
+
+def _province_code(period: str) -> str | None:
+    """The GSO code of the province in force for ``period``: its set's file names carry it (87, then 82 in 2025)."""
+    hierarchy = _hierarchy_of(period)
+    return None if hierarchy is None else str(hierarchy.province.code)
+
+
+def _report_file_kind(name: str, period: str, province_code: str | None) -> str | None:
+    """The suffix of a file name of ``period``'s reports folder the app serves, None for any other name.
+
+    Served: a unit's report set, the province's consolidated set (of the province in force for the period:
+    the only one the run page lists) and the run summary; nothing else the folder holds, such as the
+    province set's ``.announced.json`` marker, which is the pipeline's bookkeeping.
+    """
     if name == SUMMARY_FILE:
         return ".json"
     parts = parse_report_name(name)
-    if parts is None or parts[1] != period:
+    if parts is not None:
+        return None if parts[1] != period else ".json" if parts[2] == "evidence" else f".{parts[2]}"
+    province = parse_province_name(name)
+    if province is None or province[1] != period or province_code is None or province[0] != province_code:
         return None
-    return ".json" if parts[2] == "evidence" else f".{parts[2]}"
+    return f".{province[2]}"
+
+
+def _set_commit(name: str) -> str:
+    """The .docx of the set a served file belongs to (the name itself for a .docx and the run summary).
+
+    Why: the .docx is a set's commit (written last, removed first), so a PDF, evidence file or workbook
+    without it is what an interrupted write left, not part of a report.
+    """
+    parts = parse_report_name(name)
+    if parts is not None:
+        return report_names(parts[0], parts[1])["docx"]
+    province = parse_province_name(name)
+    if province is not None:
+        return province_names(province[0], province[1])["docx"]
+    return name
 
 
 def _size(path: Any) -> int | None:
@@ -305,6 +406,113 @@ def _district(root: Any, period: str, code: str, label: str, summary: dict[str, 
     return district
 
 
+def _set_digest(files: dict[str, Any]) -> str | None:
+    """The fingerprint ``consolidate_province`` gives the set it wrote (its ``digest``): sha256 of .docx + workbook.
+
+    Why: it ties the files on disk to the result of the run that wrote them, hence to what they cover.
+    """
+    try:
+        return hashlib.sha256(files["docx"].read_bytes() + files["xlsx"].read_bytes()).hexdigest()
+    except Exception:
+        return None
+
+
+def _count(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _province(root: Any, info: RunInfo) -> dict[str, Any]:
+    """The province's consolidated set of the run's period: its files, what it covers, why it is missing.
+
+    The files are the period's current ones (as the districts' are). What they cover comes from the
+    ``consolidate_province`` result of the run that wrote them, found by the set's digest: this run's, or
+    another run's of the same period (each run rewrites the set). The units are named as the hierarchy in
+    force for the period names them.
+    """
+    period = str(info.period)
+    record = info.province_record if (info.province_record or {}).get("period") == period else None
+    hierarchy = _hierarchy_of(period)
+    province: dict[str, Any] = {"code": None, "label": None, "files": {}, "written": False, "writer": None,
+                                "coverage": None, "status": ("none", "not written"), "notes": [], "warnings": []}
+    notes: list[dict[str, str]] = province["notes"]
+    if hierarchy is None:
+        notes.append({"kind": "problem", "text": f"The configuration names no province for period {period}: "
+                                                 "its consolidated report cannot be looked for."})
+        return province
+    from tthc.pipeline import unit_label
+
+    code = str(hierarchy.province.code)
+    province["code"], province["label"] = code, f"{hierarchy.province.name} ({code})"
+    names = {unit.code: unit_label(unit) for unit in hierarchy.reporting_units}
+    files = province_set(root, period=period, province_code=code)
+    has_docx = _is_file(files["docx"])  # the set's commit: a PDF or workbook without it is a leftover
+    for kind, _ in PROVINCE_KINDS:
+        path = files[kind]
+        province["files"][kind] = ({"href": f"reports/{quote(path.name)}", "name": path.name,
+                                    "size": _human_size(_size(path))} if has_docx and _is_file(path) else {})
+    province["written"] = has_docx
+    task = f"task {PROVINCE_TASK}"
+    if info.province_task and info.province_state in FAILED_STATES:
+        notes.append({"kind": "problem", "text": f"The {task} of this run failed: this run wrote no consolidated "
+                                                 "report. Its log says why; clear the task to write the set again."})
+    written: dict[str, Any] | None = None
+    if has_docx:
+        digest = _set_digest(files)
+        if digest is not None and record is not None and record.get("digest") == digest:
+            province["writer"], written = info.run_id, record
+        elif digest is not None:
+            for run_id, other in _province_records(info.dag_id, period):
+                if other.get("digest") == digest:
+                    province["writer"], written = run_id, other
+                    break
+        if written is None:
+            notes.append({"kind": "note", "text": f"No recorded result of {task} matches these files (it was cleaned "
+                                                  "from Airflow's database, or the set is being rewritten): what "
+                                                  "they cover is not known here; the report itself lists it."})
+        elif province["writer"] != info.run_id:
+            notes.append({"kind": "note", "text": f"These are the period's current files, written by run "
+                                                  f"{province['writer']}, not by this run; what they cover is "
+                                                  "what that run consolidated."})
+    elif record is not None and _count(record.get("reported")) == 0:
+        notes.append({"kind": "problem", "text": f"No unit had its report for {period} when this run consolidated: "
+                                                 "there was nothing to add up, so no consolidated report was "
+                                                 "written."})
+    elif record is not None and record.get("path"):
+        notes.append({"kind": "problem", "text": "This run wrote the set, and it has been withdrawn since: a unit's "
+                                                 "report of the period was withdrawn or is being rewritten. The "
+                                                 f"{task} of the run that rewrites it writes the set again."})
+    elif not info.province_task:
+        notes.append({"kind": "problem", "text": f"This run has no {task} (a run of an earlier version of the "
+                                                 "DAG): it wrote no consolidated report."})
+    elif info.province_state == "skipped":
+        notes.append({"kind": "problem", "text": f"The {task} was skipped: no unit was planned (task "
+                                                 f"{PLAN_TASK} failed), so there was nothing to consolidate."})
+    elif info.province_state == "success":
+        notes.append({"kind": "problem", "text": f"The {task} succeeded, yet its result is not in Airflow's "
+                                                 "database and no set is on disk: clear the task to write it."})
+    elif info.province_state not in FAILED_STATES:
+        state = info.province_state or "not started"
+        notes.append({"kind": "note", "text": f"Not written yet: the {task} (state: {state}) writes it when "
+                                              "every district of the run has ended."})
+    if written is not None:
+        reported, units = _count(written.get("reported")), _count(written.get("units"))
+        missing = [names.get(str(c), str(c)) for c in written.get("missing") or []]
+        complete = bool(written.get("complete")) and not missing
+        province["coverage"] = {"reported": reported, "units": units, "complete": complete, "missing": missing}
+        province["status"] = (("passed", f"complete: {reported}/{units} units") if complete else
+                              ("quarantined", f"partial: {reported}/{units} units"))
+        prefix = f"{code}: "
+        province["warnings"] = [str(w).removeprefix(prefix) for w in written.get("warnings") or []]
+    elif has_docx:
+        province["status"] = ("none", "written, coverage unknown")
+    else:
+        province["status"] = ("blocked", "not written")
+    return province
+
+
 def _run_model(info: RunInfo, only: str | None) -> dict[str, Any]:
     """Everything the run page shows, as plain values (the template only lays them out)."""
     model: dict[str, Any] = {
@@ -313,7 +521,7 @@ def _run_model(info: RunInfo, only: str | None) -> dict[str, Any]:
         "period": info.period, "period_source": info.period_source, "period_problem": info.period_problem,
         "conf": json.dumps(info.conf, ensure_ascii=False, sort_keys=True) if info.conf else "",
         "summary": None, "summary_file": {}, "districts": [], "only": only, "only_missing": False,
-        "general_warnings": [],
+        "general_warnings": [], "province": None,
         "planned_from": "task plan_run" if info.planned is not None else
         "the run's conf and the configuration (task plan_run has not returned)",
     }
@@ -345,7 +553,12 @@ def _run_model(info: RunInfo, only: str | None) -> dict[str, Any]:
     districts = [_district(root, info.period, code, label, summary) for code, label in units
                  if only is None or code == only]
     model["districts"] = districts
+    if only is None:  # a district's own view (a task instance's tab) is about that district alone
+        model["province"] = _province(root, info)
     if summary is not None:
+        # The province's warnings are shown with its set when this run wrote the set on show.
+        if model["province"] and model["province"]["writer"] == info.run_id:
+            codes.add(model["province"]["code"])
         model["general_warnings"] = [str(w) for w in summary.get("warnings") or []
                                      if str(w).split(": ", 1)[0] not in codes]
     if only is not None and not districts:
@@ -367,7 +580,7 @@ def _template() -> Any:
 
 def render(view: str, **values: Any) -> str:
     """One of the template's views (``run`` or ``message``), escaped throughout."""
-    return _template().render(view=view, csp=CSP, kinds=REPORT_KINDS, **values)
+    return _template().render(view=view, csp=CSP, kinds=REPORT_KINDS, province_kinds=PROVINCE_KINDS, **values)
 
 
 def _page(view: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -427,18 +640,17 @@ def run_page(dag_id: str, run_id: str, district: str | None = None) -> Response:
 
 @app.get("/dags/{dag_id}/runs/{run_id}/reports/{name}", name="report_file")
 def report_file(dag_id: str, run_id: str, name: str) -> Response:
-    """A report file (.docx, .pdf, .evidence.json) or the run summary of the run's period."""
+    """A report file (.docx, .pdf, .evidence.json), the province's set (.docx, .pdf, .xlsx) or the run summary."""
     info = _run_or_error(dag_id, run_id)
     if isinstance(info, HTMLResponse):
         return info
     if info.period is None or not PERIOD_RE.match(info.period):
         raise HTTPException(404, "this run names no reporting period")
-    if _report_file_kind(name, info.period) is None:
+    if _report_file_kind(name, info.period, _province_code(info.period)) is None:
         raise HTTPException(404, f"no such report file for period {info.period}")
     reports = report_dir(_data_root(), info.period)
     path = reports / name
-    parts = parse_report_name(name)
-    docx = report_names(parts[0], parts[1])["docx"] if parts else name
+    docx = _set_commit(name)
     if not _is_file(path) or (docx != name and not _is_file(reports / docx)):  # a leftover without its .docx
         raise HTTPException(404, f"{name} was not written")
     return _serve(path, name)

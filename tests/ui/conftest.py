@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ DAG_ID = "tthc_monthly_report"
 PERIOD = parse_period("2023-11")  # nd09: [2023-10-15, 2023-11-15) Vietnam time
 _moments = itertools.count(1)
 DOCX_BYTES = b"PK\x03\x04 a small stand-in for a report .docx"
+PROVINCE = "87"  # Đồng Tháp before the 2025 reform: the province in force for 2023-11
+PROVINCE_DOCX = b"PK\x03\x04 a small stand-in for the province's consolidated .docx"
+XLSX_BYTES = b"PK\x03\x04 a small stand-in for the province's workbook"
 
 
 @pytest.fixture(scope="session")
@@ -62,27 +66,86 @@ def client(auth_manager: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def make_run(airflow_db: Path) -> Callable[..., str]:
-    """``make_run(conf=..., interval=True, dag_id=...)`` -> the run id of a new DagRun row in the test database."""
+    """``make_run(conf=..., interval=True, dag_id=..., period=...)`` -> the run id of a new DagRun row in the test DB.
+
+    ``period`` (``YYYY-MM``, default 2023-11) is the run's data interval, as a scheduled run of it has.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunType
 
     def make(conf: dict[str, Any] | None = None, interval: bool = True, dag_id: str = DAG_ID,
-             run_id: str | None = None) -> str:
-        run_id = run_id or f"manual__2023-11__{uuid.uuid4().hex[:12]}"
-        start, end = PERIOD.start, PERIOD.end
+             run_id: str | None = None, period: str = PERIOD.name) -> str:
+        run_id = run_id or f"manual__{period}__{uuid.uuid4().hex[:12]}"
+        start, end = parse_period(period).start, parse_period(period).end
         # (dag_id, logical_date) is unique: each run gets its own moment inside the period.
         moment = start + timedelta(seconds=next(_moments))
         with create_session() as session:
             session.add(DagRun(
                 dag_id=dag_id, run_id=run_id, run_type=DagRunType.MANUAL, state=DagRunState.SUCCESS,
                 logical_date=moment if interval else None,
-                run_after=datetime.fromisoformat("2023-11-17T00:00:00+00:00"),
+                run_after=end + timedelta(days=2),
                 data_interval=(start, end) if interval else None, conf=conf or {}))
         return run_id
 
     return make
+
+
+@pytest.fixture
+def record_task(airflow_db: Path) -> Callable[..., None]:
+    """``record_task(run_id, task_id, state, value=None)``: the task instance row, and its XCom when given.
+
+    What the run page reads of a task (its state, its return value), without running the DAG: the rows
+    Airflow writes, with the fields the tables require.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert
+
+    def record(run_id: str, task_id: str, state: str | None, value: Any = None, dag_id: str = DAG_ID) -> None:
+        with create_session() as session:
+            session.execute(insert(TaskInstance.__table__).values(
+                id=uuid.uuid4(), dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1, state=state,
+                pool="default_pool", try_number=1))
+        if value is not None:
+            XComModel.set("return_value", value, dag_id=dag_id, task_id=task_id, run_id=run_id)
+
+    return record
+
+
+def write_province(root: Path, period: str = "2023-11", code: str = PROVINCE, docx: bool = True,
+                   pdf: bool = True, xlsx: bool = True) -> dict[str, Any]:
+    """The province's consolidated set at the pipeline's paths, and its ``digest`` as consolidate_province gives it.
+
+    Each set's .docx is unique (as two consolidations' differ): the page finds the run that wrote a set
+    by its digest among every run of the test database, and one test's set must not be another's.
+    """
+    docx_bytes = PROVINCE_DOCX + uuid.uuid4().hex.encode()
+    reports = root / "reports" / period
+    reports.mkdir(parents=True, exist_ok=True)
+    stem = f"tong-hop-tthc-{code}-{period}"
+    written: dict[str, Any] = {"docx": reports / f"{stem}.docx", "pdf": reports / f"{stem}.pdf",
+                               "xlsx": reports / f"{stem}.xlsx"}
+    if xlsx:
+        written["xlsx"].write_bytes(XLSX_BYTES)
+    if pdf:
+        written["pdf"].write_bytes(b"%PDF-1.4 province stand-in")
+    if docx:
+        written["docx"].write_bytes(docx_bytes)
+    written["digest"] = hashlib.sha256(docx_bytes + XLSX_BYTES).hexdigest()
+    return written
+
+
+def province_result(written: dict[str, Any] | None, missing: list[str], units: int = 12,
+                    period: str = "2023-11", warnings: list[str] | None = None) -> dict[str, Any]:
+    """consolidate_province's XCom for a set ``write_province`` wrote (None: no unit had its report)."""
+    reported = units - len(missing)
+    return {"province": PROVINCE, "period": period, "units": units, "reported": reported, "missing": missing,
+            "complete": not missing, "path": str(written["docx"]) if written else None,
+            "pdf": str(written["pdf"]) if written else None, "workbook": str(written["xlsx"]) if written else None,
+            "warnings": warnings or [], **({"digest": written["digest"]} if written else {})}
 
 
 def write_outputs(root: Path, code: str = "872", period: str = "2023-11", pdf: bool = False,

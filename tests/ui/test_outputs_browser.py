@@ -6,7 +6,8 @@ districts, Tháp Mười (872, three dossiers with a status outside the code lis
 serves the UI on a free port of 127.0.0.1 with the plugin loaded, and Debian's Chromium, driven by
 Playwright, logs in through the simple auth manager's form, opens the DAG's latest run, its tab "Reports &
 quality", downloads the report and opens the quality results page; then a task instance's tab "District
-outputs". Screenshots are left in ``tests/artifacts/ui-*.png``. Without Chromium or Playwright the test is
+outputs"; and the run page's block of the province's consolidated set (1/12 units: 872 alone), whose workbook
+and report download. Screenshots are left in ``tests/artifacts/ui-*.png``. Without Chromium or Playwright the test is
 skipped with the reason, except under ``CI=true``, where it fails.
 """
 
@@ -34,6 +35,8 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 DAG_ID = "tthc_monthly_report"
 USER, PASSWORD = "operator", "operator-password-for-tests"
 CORRUPT = {"872": ["bad_status"], "874": ["no_due_date*200"]}
+PROVINCE_SET = "tong-hop-tthc-87-2023-11"  # Đồng Tháp (87), the province in force for 2023-11
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _free_port() -> int:
@@ -124,16 +127,21 @@ def _get(base: str, path: str, token: str | None = None) -> tuple[int, bytes, di
         conn.close()
 
 
+def _token(base: str) -> str:
+    """A JWT of the test's viewer from ``POST /auth/token``, as an API client gets one."""
+    request = urllib.request.Request(f"{base}/auth/token", method="POST", headers={
+        "Content-Type": "application/json"}, data=json.dumps({"username": USER, "password": PASSWORD}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.loads(response.read())["access_token"])
+
+
 def test_the_api_server_guards_and_serves_the_outputs(api_server: str, finished_run: str) -> None:
     """Over real HTTP: refused without a login, served with a JWT from POST /auth/token, no way out of a folder."""
     run = f"/tthc/dags/{DAG_ID}/runs/{quote(finished_run, safe='')}"
     status, _, _ = _get(api_server, f"{run}/")
     assert status == 401
     assert _get(api_server, f"{run}/reports/bao-cao-tthc-872-2023-11.docx")[0] == 401
-    request = urllib.request.Request(f"{api_server}/auth/token", method="POST", headers={
-        "Content-Type": "application/json"}, data=json.dumps({"username": USER, "password": PASSWORD}).encode())
-    with urllib.request.urlopen(request, timeout=30) as response:
-        token = json.loads(response.read())["access_token"]
+    token = _token(api_server)
     status, body, headers = _get(api_server, f"{run}/", token)
     assert status == 200 and headers["content-type"].startswith("text/html")
     html = body.decode("utf-8")
@@ -143,6 +151,10 @@ def test_the_api_server_guards_and_serves_the_outputs(api_server: str, finished_
     assert status == 200 and body[:2] == b"PK"
     assert headers["content-type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     assert "bao-cao-tthc-872-2023-11.docx" in headers["content-disposition"]
+    status, body, headers = _get(api_server, f"{run}/reports/{PROVINCE_SET}.xlsx", token)
+    assert status == 200 and body[:2] == b"PK" and headers["content-type"] == XLSX
+    assert f"{PROVINCE_SET}.xlsx" in headers["content-disposition"]
+    assert _get(api_server, f"{run}/reports/{PROVINCE_SET}.announced.json", token)[0] == 404
     for escape in ("quality/872/../../../reports/bao-cao-tthc-872-2023-11.docx",
                    "quality/872/%2e%2e/%2e%2e/%2e%2e/reports/bao-cao-tthc-872-2023-11.docx",
                    "quality/872/..%2F..%2F..%2Freports%2Fbao-cao-tthc-872-2023-11.docx"):
@@ -209,6 +221,41 @@ def test_operator_clicks_from_the_run_to_the_report_and_the_quality_page(browser
         frame = page.frame_locator("iframe[title='District outputs']")
         frame.get_by_role("heading", name="District 874").wait_for()
         assert frame.locator("#district-872").count() == 0
+        assert frame.locator("#province").count() == 0  # a district's tab is about that district alone
         page.screenshot(path=str(ARTIFACTS / "ui-task-instance.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_province_block_links_the_consolidated_set(browser: Any, api_server: str, finished_run: str,
+                                                       airflow_env: dict[str, str]) -> None:
+    """The run consolidated 872 alone (874 blocked): its page shows the province's set, 1/12, the units left out."""
+    reports = Path(airflow_env["TTHC_DATA_ROOT"]) / "reports" / "2023-11"
+    assert (reports / f"{PROVINCE_SET}.docx").is_file() and (reports / f"{PROVINCE_SET}.xlsx").is_file()
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.add_cookies([{"name": "_token", "value": _token(api_server), "url": api_server}])  # as the UI sets it
+    page = context.new_page()
+    try:
+        page.goto(f"{api_server}/tthc/dags/{DAG_ID}/runs/{quote(finished_run, safe='')}/")
+        block = page.locator("#province")
+        block.get_by_role("heading", name="Province: Tỉnh Đồng Tháp (87)").wait_for()
+        assert "Consolidated report: partial: 1/12 units" in block.inner_text()
+        left_out = block.locator("#province-missing").inner_text()
+        assert "11 unit(s) without a report" in left_out and "Huyện Thanh Bình (874)" in left_out
+        assert "Thành phố Cao Lãnh (866)" in left_out and "Huyện Tháp Mười (872)" not in left_out
+        assert "this run" in block.inner_text()
+        links = block.get_by_role("link")
+        names = [links.nth(i).inner_text() for i in range(links.count())]
+        pdf = (reports / f"{PROVINCE_SET}.pdf").is_file()  # written when LibreOffice is on the worker
+        assert names == [f"{PROVINCE_SET}.docx", *([f"{PROVINCE_SET}.pdf"] if pdf else []), f"{PROVINCE_SET}.xlsx"]
+        page.screenshot(path=str(ARTIFACTS / "ui-province.png"), full_page=True)
+        with page.expect_download() as download:
+            block.get_by_role("link", name=f"{PROVINCE_SET}.xlsx").click()
+        assert download.value.suggested_filename == f"{PROVINCE_SET}.xlsx"
+        assert Path(download.value.path()).read_bytes() == (reports / f"{PROVINCE_SET}.xlsx").read_bytes()
+        with page.expect_download() as download:
+            block.get_by_role("link", name=f"{PROVINCE_SET}.docx").click()
+        assert Path(download.value.path()).read_bytes() == (reports / f"{PROVINCE_SET}.docx").read_bytes()
     finally:
         context.close()
