@@ -12,9 +12,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tthc.periods import LOCAL_TZ, Period
+from tthc.periods import Period
 from tthc.records import HOTLINE, ONE_STOP
-from tthc.timeparse import parse_all, parse_compact, parse_iso, text_values
+from tthc.timeparse import parse_compact_column, parse_iso_column
 from tthc.units import ReportingUnit
 
 if TYPE_CHECKING:
@@ -85,24 +85,23 @@ def _ids(frame: pd.DataFrame, mask: pd.Series, id_col: str, limit: int = 5) -> s
 
 
 def _parse(frame: pd.DataFrame, column: str, id_column: str, system: str, parse: Any, fmt: str) -> pd.Series:
-    """Parse one time column with the source's own strict parser; a malformed value is a DataError naming it."""
-    import pandas as pd
-
-    times, valid = parse_all(text_values(frame[column]), parse)
-    bad = [str(record_id) for record_id, ok in zip(frame[id_column], valid, strict=True) if not ok]
-    if bad:
+    """Parse one time column at once with the source's strict parser (``tthc.timeparse``); a malformed value
+    is a DataError naming the records."""
+    times, valid = parse(frame[column])
+    if not valid.all():
+        bad = frame.loc[~valid.to_numpy(), id_column].astype(str).tolist()
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise DataError(f"{system}: {len(bad)} record(s) with a {column} that is not {fmt} "
                         f"(e.g. {', '.join(bad[:5])}{more}); correct them in the source system and rerun")
-    return pd.Series(pd.to_datetime(times, utc=True), index=frame.index).dt.tz_convert(LOCAL_TZ)
+    return times
 
 
 def _parse_compact(frame: pd.DataFrame, column: str) -> pd.Series:
-    return _parse(frame, column, "MaHoSo", ONE_STOP, parse_compact, "yyyyMMddHHmmss")
+    return _parse(frame, column, "MaHoSo", ONE_STOP, parse_compact_column, "yyyyMMddHHmmss")
 
 
 def _parse_iso(frame: pd.DataFrame, column: str) -> pd.Series:
-    return _parse(frame, column, "id", HOTLINE, parse_iso, "ISO 8601 with an offset")
+    return _parse(frame, column, "id", HOTLINE, parse_iso_column, "ISO 8601 with an offset")
 
 
 def _flag(series: pd.Series) -> pd.Series:

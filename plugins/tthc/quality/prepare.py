@@ -11,23 +11,17 @@ Parsing is ``tthc.timeparse``'s, the same as the metrics'.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tthc.periods import LOCAL_TZ, Period
-from tthc.timeparse import parse_all, parse_compact, parse_iso, text_values
+from tthc.periods import Period
+from tthc.timeparse import naive_local, parse_compact_column, parse_iso_column
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DOSSIER_TIMES = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat")
 FEEDBACK_TIMES = ("received_at", "due_at", "answered_at")
-
-
-def naive_local(moment: datetime) -> datetime:
-    """An aware instant as naive local wall time, the form of every ``q_t_`` column."""
-    return moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
 
 
 def _column(frame: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -41,19 +35,15 @@ def _column(frame: pd.DataFrame, name: str, dtype: str) -> pd.Series:
 
 def _parse(raw: pd.Series, parse: Any) -> tuple[pd.Series, pd.Series]:
     """The parsed twin (naive local time, NaT when null or malformed) and the null-or-valid flag of a column."""
-    import pandas as pd
-
-    times, valid = parse_all(text_values(raw), parse)
-    naive = [None if t is None else naive_local(t) for t in times]
-    parsed = pd.Series(pd.to_datetime(naive), index=raw.index, dtype="datetime64[ns]")
-    return parsed, pd.Series(valid, index=raw.index, dtype=bool)
+    times, valid = parse(raw, naive=True)
+    return times, valid.astype(bool)
 
 
 def prepare_dossiers(landed: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Landed dossiers + ``q_t_*``/``q_ok_*`` per time column + ``q_received_in_period`` (0/1, for volume)."""
     frame = landed.reset_index(drop=True).copy()
     for name in DOSSIER_TIMES:
-        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_compact)
+        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_compact_column)
     status = _column(frame, "TrangThaiHoSo", "Int64")
     accepted = ~status.isin([1, 3]).fillna(False).astype(bool)
     received = frame["q_t_NgayTiepNhan"]
@@ -66,7 +56,7 @@ def prepare_feedback(landed: pd.DataFrame) -> pd.DataFrame:
     """Landed feedback + ``q_t_*``/``q_ok_*`` per time column."""
     frame = landed.reset_index(drop=True).copy()
     for name in FEEDBACK_TIMES:
-        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_iso)
+        frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_iso_column)
     return frame
 
 
