@@ -13,6 +13,10 @@ the district's report (`.docx`, PDF, evidence) under `{data root}/reports/{YYYY-
   **A run started by hand reports the period that contains its logical date**: for November 2023
   (nd09), any date from 15 October to 14 November 2023. Run ids name the period (`manual__2023-11__...`).
 * **Form**: the reporting units (empty = all) and, for a run of one unit, its office's inputs.
+* **Office inputs**: per unit (`office_inputs` in the configuration), task `office_inputs` asks the unit's
+  office for the month's inputs as a Required Action, pre-filled from its previous month; unanswered after
+  the configured time the run goes on with neutral sentences and says which inputs were defaulted. It is
+  skipped when the office is not asked (the default), and `record_inputs` keeps what was used.
 * **One mapped task group per district**, labelled with the district's name: a district that fails
   fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
 * **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
@@ -37,7 +41,8 @@ from tthc_airflow.assets import PROVINCE_OUTPUTS
 from tthc_airflow.district_task import district_task
 from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
-from tthc_airflow.params import inputs_from_run, run_inputs, run_params
+from tthc_airflow.office_inputs import form_answer, office_form
+from tthc_airflow.params import OFFICE_FORM_PREFIX, inputs_from_run, run_inputs, run_params
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
@@ -106,6 +111,12 @@ with DAG(
 
             return pipeline.extract_feedback(month, HotlineHook().fetcher(month.config.extraction))
 
+        @district_task(CONFIG, trigger_rule="none_failed")
+        def record_inputs(month: DistrictMonth) -> dict[str, Any]:
+            """The month's office inputs (the form's answer, or the file and the form's fields), validated and kept."""
+            return pipeline.record_inputs(month, run_inputs(), form_answer(), get_current_context()["run_id"],
+                                          OFFICE_FORM_PREFIX)
+
         @district_task(CONFIG)
         def validate(month: DistrictMonth) -> dict[str, Any]:
             """Great Expectations over the extracts and operator inputs: block, warn or quarantine per configuration."""
@@ -122,7 +133,10 @@ with DAG(
             return pipeline.write_report(month, run_inputs())
 
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
-        extracted >> validate(unit) >> compute_metrics(unit) >> write_report(unit)
+        checked = validate(unit)
+        # The office's form waits (when asked) while the sources are read; the checks need its answer.
+        office_form(CONFIG, unit) >> record_inputs(unit) >> checked
+        extracted >> checked >> compute_metrics(unit) >> write_report(unit)
 
     @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:

@@ -35,9 +35,9 @@ def test_no_import_errors(dagbag) -> None:
 def test_structure(dagbag) -> None:
     dag = dagbag.dags["tthc_monthly_report"]
     ids = {t.task_id for t in dag.tasks}
-    assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.validate",
-                   "district.compute_metrics", "district.write_report", "consolidate_province",
-                   "announce_province", "summarize"}
+    assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.office_inputs",
+                   "district.record_inputs", "district.validate", "district.compute_metrics", "district.write_report",
+                   "consolidate_province", "announce_province", "summarize"}
     assert dag.catchup is False
     # No "period" field: the logical date chooses the month; nothing in the form is required.
     assert set(dag.params) == {"districts", "inspections_count", "violations", "findings", "resources",
@@ -50,6 +50,9 @@ def test_structure(dagbag) -> None:
     validate = dag.get_task("district.validate")
     assert validate.upstream_task_ids >= {"district.extract_dossiers", "district.extract_feedback"}
     assert dag.get_task("district.compute_metrics").upstream_task_ids - {"plan_run"} == {"district.validate"}
+    # The office's inputs are settled (asked, or not) before the checks, which validate them.
+    assert validate.upstream_task_ids >= {"district.record_inputs"}
+    assert dag.get_task("district.record_inputs").upstream_task_ids - {"plan_run"} == {"district.office_inputs"}
     assert dag.get_task("summarize").trigger_rule == "all_done"
     # The province is consolidated after every district, whatever their outcome; its Asset only when complete.
     assert dag.get_task("consolidate_province").trigger_rule == "all_done"
@@ -68,7 +71,7 @@ def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
 
     limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
     tasks = dagbag.dags["tthc_monthly_report"].tasks
-    assert len(tasks) == 9
+    assert len(tasks) == 11
     assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
 
 
@@ -123,3 +126,29 @@ def test_with_operators_to_notify_the_dag_carries_callbacks_and_a_deadline_and_s
     assert dag.deadline and dag.deadline[0].interval.total_seconds() == 24 * 3600
     serialized = DagSerialization.to_dict(dag)
     assert serialized["dag"]["deadline"]
+
+
+def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagbag) -> None:
+    """The form is the standard provider's HITLEntryOperator, in Vietnamese, with defaults so a timeout goes on;
+    the step after it runs when the form is skipped (the office not asked), so the report is still written."""
+    from datetime import timedelta
+
+    from airflow.providers.standard.operators.hitl import HITLEntryOperator
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["tthc_monthly_report"]
+    form = dag.get_task("district.office_inputs")
+    assert isinstance(form, HITLEntryOperator)
+    assert form.defaults == ["OK"] and form.options == ["OK"]
+    assert form.response_timeout == timedelta(days=3)  # the bundled default, per unit at run time
+    assert set(form.params) == {"office_inspections_count", "office_violations", "office_findings",
+                                "office_resources", "office_assessment", "office_shortcomings"}
+    assert form.params.get_param("office_resources").schema["title"].startswith("Nguồn lực")
+    for name in form.params:
+        param = form.params.get_param(name)
+        assert param.description and "null" in param.schema["type"], name
+    assert dag.get_task("district.record_inputs").trigger_rule == "none_failed"
+    assert set(form.serialized_params) == set(form.params)  # only the form's fields, not the trigger form's
+    serialized = DagSerialization.to_dict(dag)
+    tasks = {t["__var"]["task_id"]: t["__var"] for t in serialized["dag"]["tasks"]}
+    assert "district.office_inputs" in tasks

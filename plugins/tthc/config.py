@@ -122,10 +122,70 @@ class Notifications(_Strict):
     @field_validator("to")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        bad = [address for address in value if "@" not in address or any(c.isspace() for c in address)]
-        if bad:
-            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        return _check_addresses(value)
+
+
+def _check_addresses(value: list[str]) -> list[str]:
+    bad = [address for address in value if "@" not in address or any(c.isspace() for c in address)]
+    if bad:
+        raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+    return value
+
+
+class OfficeUser(_Strict):
+    """A user of Airflow who may answer a unit's Required Action (``id`` as the auth manager knows it)."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class OfficeInputs(_Strict):
+    """How a unit's month inputs (inspections, resources, assessment) are obtained.
+
+    ``ask``: a Required Action (an Airflow form) asks the unit's office for them; false (the default)
+    reads only ``include/inputs/<YYYY-MM>/<code>.yaml`` and the trigger form, so a run needs nobody.
+    ``response_timeout``: after this long unanswered, the run goes on with what it has (an ISO 8601
+    duration such as ``P3D`` or ``PT12H``). ``file_replaces_form``: a file or run parameters for the
+    period replace the form (true) or only fill it in for the office to confirm (false).
+    ``notify``: addresses told that the form waits (through ``notifications.smtp_conn_id``).
+    """
+
+    ask: bool = False
+    assigned_users: list[OfficeUser] = Field(default_factory=list)
+    response_timeout: timedelta = timedelta(days=3)
+    file_replaces_form: bool = True
+    notify: list[str] = Field(default_factory=list)
+
+    @field_validator("response_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, e.g. P3D (three days) or PT12H")
         return value
+
+    @field_validator("notify")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return _check_addresses(value)
+
+
+class OfficeInputsConfig(_Strict):
+    """``office_inputs`` in the file: ``defaults`` for every unit, overlaid per unit code by ``units``."""
+
+    defaults: OfficeInputs = Field(default_factory=OfficeInputs)
+    units: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_unit(self, code: str) -> OfficeInputs:
+        """The unit's settings: the defaults overlaid by its entry (an error names the unit and the field)."""
+        over = self.units.get(code)
+        if not over:
+            return self.defaults
+        try:
+            return OfficeInputs.model_validate(_merge(self.defaults.model_dump(), over))
+        except ValidationError as exc:
+            fields = "; ".join(f"office_inputs.units.{code}.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+                               for error in exc.errors())
+            raise ConfigError(fields) from None
 
 
 class Schedule(_Strict):
@@ -208,6 +268,7 @@ class PipelineConfig(_Strict):
     tasks: Tasks = Field(default_factory=Tasks)
     notifications: Notifications = Field(default_factory=Notifications)
     quality: Quality = Field(default_factory=Quality)
+    office_inputs: OfficeInputsConfig = Field(default_factory=OfficeInputsConfig)
     report_defaults: dict[str, Any]
     report_units: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # the province's consolidated report: overrides report_defaults as a unit's entry does
@@ -351,6 +412,9 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
     for key in ("report_units", "report_periods"):
         if isinstance(raw.get(key), dict):
             raw[key] = {str(k): v for k, v in raw[key].items()}
+    office = raw.get("office_inputs")
+    if isinstance(office, dict) and isinstance(office.get("units"), dict):
+        raw["office_inputs"] = {**office, "units": {str(k): v for k, v in office["units"].items()}}
     # include_dir is relative to the configuration file's folder, so a copy elsewhere says where its include is.
     raw["include_dir"] = (path.resolve().parent / str(raw.get("include_dir") or "..")).resolve()
     try:
@@ -370,6 +434,14 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         if code not in known:
             raise ConfigError(f"{path}: report settings for {code}, which is a reporting unit of none of the "
                               f"files of units: {', '.join(entry.file for entry in config.units)}")
+    for code in config.office_inputs.units:
+        if code not in known:
+            raise ConfigError(f"{path}: office_inputs.units has {code}, which is a reporting unit of none of the "
+                              f"files of units: {', '.join(entry.file for entry in config.units)}")
+        try:
+            config.office_inputs.for_unit(code)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     for era, hierarchy in enumerate(config.hierarchies):
         for unit in hierarchy.reporting_units:
             config._unit_settings(era, unit, "0000-01")  # every unit's settings validate

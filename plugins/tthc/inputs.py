@@ -19,6 +19,8 @@ pages) but never silent: ``load_inputs`` and ``text_warnings`` name each field t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -192,3 +194,208 @@ def inputs_from_params(d: Mapping[str, Any] | None, base: OperatorInputs | None 
         return OperatorInputs.model_validate(merged)
     except ValidationError as exc:
         raise InputsError(f"operator inputs given as run parameters are invalid: {_describe(exc)}") from exc
+
+
+# --- The month's inputs as a form, and what was used, kept per unit and period -----------------------------
+#
+# Why here (no Airflow): which inputs a unit's month uses is a decision on plain values (the unit's settings,
+# the period's file and run parameters, what an earlier run stored, what the office answered), and it must be
+# the same whether the form task, the step that stores the answer or the report writer takes it.
+
+# The fields of the form and of the trigger form, as the office sees them: (title, help), Vietnamese.
+FORM_FIELDS: dict[str, tuple[str, str]] = {
+    "inspections_count": ("Số cuộc kiểm tra công vụ đã tiến hành",
+                          "Số cuộc kiểm tra công vụ về giải quyết thủ tục hành chính đã tiến hành trong tháng. "
+                          "Để trống nếu không báo cáo."),
+    "violations": ("Số trường hợp vi phạm phát hiện",
+                   "Số trường hợp nhũng nhiễu, gây phiền hà hoặc tự đặt thêm thủ tục, giấy tờ phát hiện qua kiểm "
+                   "tra; 0 nếu không phát hiện. Lớn hơn 0 thì phải ghi kết quả và biện pháp xử lý."),
+    "findings": ("Kết quả kiểm tra và biện pháp xử lý",
+                 "Nội dung vi phạm phát hiện và biện pháp đã xử lý (bắt buộc khi có vi phạm)."),
+    "resources": ("Nguồn lực cho công tác kiểm soát thủ tục hành chính",
+                  "Một câu về nhân sự, trang thiết bị, kinh phí bố trí cho công tác kiểm soát thủ tục hành chính "
+                  "trong tháng (in ở điểm thứ tư của phần 1)."),
+    "assessment": ("Đánh giá chung",
+                   "Đánh giá chung kết quả cải cách thủ tục hành chính trong tháng; mỗi đoạn cách nhau một dòng "
+                   "trống."),
+    "shortcomings": ("Tồn tại, hạn chế khác",
+                     "Những tồn tại, hạn chế mà số liệu không thể hiện; mỗi ý cách nhau một dòng trống."),
+}
+# What the report writes from the inputs; a field without a value gets the template's neutral sentence.
+REPORT_FIELDS = ("inspections", "resources", "assessment", "shortcomings")
+_FIELD_OF_FORM = {"inspections.count": "inspections_count", "inspections.violations": "violations",
+                  "inspections.findings": "findings", "inspections": "findings", "resources": "resources",
+                  "assessment": "assessment", "shortcomings": "shortcomings"}
+
+ANSWERED, TIMED_OUT, NONE = "form", "timeout", "none"
+
+
+def raw_from_form(values: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any] | None:
+    """The form's fields (``<prefix>inspections_count``, ...) as an inputs file has them; None when all are empty."""
+    values = values or {}
+    given = {name: values.get(prefix + name) for name in FORM_FIELDS if values.get(prefix + name) not in (None, "")}
+    if not given:
+        return None
+    raw: dict[str, Any] = {key: given[key] for key in ("resources", "assessment", "shortcomings") if key in given}
+    inspections = {field: given[name] for name, field in (("inspections_count", "count"), ("violations", "violations"),
+                                                           ("findings", "findings")) if name in given}
+    if inspections:
+        raw["inspections"] = inspections
+    return raw
+
+
+def form_values(inputs: OperatorInputs | None, prefix: str = "") -> dict[str, Any]:
+    """Every field of the form filled from ``inputs`` (None where it gives nothing): how a form is pre-filled."""
+    found = inputs.inspections if inputs is not None else None
+    values: dict[str, Any] = {
+        "inspections_count": found.count if found else None,
+        "violations": found.violations if found else None,
+        "findings": found.findings if found else None,
+        "resources": inputs.resources if inputs is not None else None,
+        "assessment": "\n\n".join(inputs.assessment) if inputs is not None and inputs.assessment else None,
+        "shortcomings": "\n\n".join(inputs.shortcomings) if inputs is not None and inputs.shortcomings else None,
+    }
+    return {prefix + name: value for name, value in values.items()}
+
+
+def inputs_from_form(values: Mapping[str, Any] | None, unit_code: str, period_name: str,
+                     prefix: str = "") -> OperatorInputs | None:
+    """What an office entered in the form, validated as a file is; None when it left every field empty.
+
+    An error names the unit, the period, the field and its title in the form.
+    """
+    raw = raw_from_form(values, prefix)
+    if raw is None:
+        return None
+    try:
+        return OperatorInputs.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "inspections"
+            title = FORM_FIELDS.get(_FIELD_OF_FORM.get(field, ""), ("", ""))[0]
+            lines.append(f"field {field}{f' ({title!r})' if title else ''}: {error['msg']}")
+        raise InputsError(f"operator inputs of unit {unit_code}, period {period_name} entered in the form are "
+                          f"invalid: {'; '.join(lines)}") from exc
+
+
+def defaulted_fields(inputs: OperatorInputs | None) -> list[str]:
+    """The report's fields (``REPORT_FIELDS``) that ``inputs`` leave without a value: neutral sentences."""
+    if inputs is None:
+        return list(REPORT_FIELDS)
+    return [name for name in REPORT_FIELDS if getattr(inputs, name) in (None, [])]
+
+
+class StoredInputs(_Strict):
+    """The inputs a unit's month used and where they came from, kept under the data root and in the warehouse.
+
+    ``source``: ``form`` (the office answered), ``timeout`` (nobody answered in time: what the file and the
+    trigger form gave, neutral sentences for the rest), ``file``, ``run parameters``, ``file and run
+    parameters``, or ``none``. ``defaulted``: the report's fields nobody gave this month (neutral sentences);
+    empty when the office answered, whatever it left blank.
+    """
+
+    unit_code: str
+    period: str
+    source: str
+    inputs: OperatorInputs | None = None
+    defaulted: list[str] = Field(default_factory=list)
+    answered_by: dict[str, str] | None = None  # {"id", "name"} of the Airflow user who answered
+    answered_at: str | None = None  # ISO 8601: when the office answered, or when the form timed out
+    run_id: str | None = None
+    stored_at: str | None = None
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(indent=1).encode("utf-8")
+
+    def describe(self) -> str:
+        """One line for the task log and the run summary."""
+        if self.source == ANSWERED:
+            who = (self.answered_by or {}).get("name") or (self.answered_by or {}).get("id") or "?"
+            return f"inputs entered in the form by {who} at {self.answered_at}"
+        said = {TIMED_OUT: f"the form was not answered in time ({self.answered_at})",
+                NONE: "no inputs file, no inputs in the trigger form and no form"}.get(self.source, self.source)
+        left = ", ".join(self.defaulted)
+        return f"{said}; defaulted (neutral sentences): {left}" if left else said
+
+
+def read_stored(path: Any) -> StoredInputs | None:
+    """The record at ``path`` (a data-root path), None when there is none; an unreadable one names the file."""
+    if not path.exists():
+        return None
+    try:
+        return StoredInputs.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise InputsError(f"stored operator inputs {path} are invalid ({_describe(exc)}): remove the file to ask "
+                          "again, or restore it") from exc
+
+
+@dataclass(frozen=True)
+class FormPlan:
+    """Whether a unit's form is to be asked, why (or why not), and what it is pre-filled with."""
+
+    ask: bool
+    reason: str
+    prefill: OperatorInputs | None = None
+
+
+def _replaced(settings: Any, given: OperatorInputs | None) -> bool:
+    return given is not None and bool(settings.file_replaces_form)
+
+
+def plan_form(settings: Any, given: OperatorInputs | None, given_source: str, stored: StoredInputs | None,
+              previous: OperatorInputs | None) -> FormPlan:
+    """Ask the office, or not: ``settings`` is the unit's ``office_inputs`` (``tthc.config.OfficeInputs``).
+
+    Not asked: when the unit is not to be asked; when the period's file or run parameters (``given``, from
+    ``given_source``) replace the form; when an earlier run of the period asked already (an answer, or a
+    timeout: a rerun or a backfill does not ask again). Otherwise asked, pre-filled with ``given`` when the
+    file or parameters only fill the form in, else with the unit's previous month (``previous``).
+    """
+    if not settings.ask:
+        return FormPlan(False, "the unit's office is not asked (office_inputs ask: false): inputs come from the "
+                               "inputs file and the trigger form")
+    if _replaced(settings, given):
+        return FormPlan(False, f"inputs given by the {given_source} replace the form "
+                               "(office_inputs file_replaces_form: true)")
+    if stored is not None and stored.source in (ANSWERED, TIMED_OUT):
+        return FormPlan(False, f"the period's form was asked by an earlier run, reused: {stored.describe()}")
+    if given is not None:
+        return FormPlan(True, f"pre-filled from the {given_source}", given)
+    if previous is not None:
+        return FormPlan(True, "pre-filled from the unit's previous month", previous)
+    return FormPlan(True, "empty: no inputs of the previous month")
+
+
+def settle(unit_code: str, period_name: str, settings: Any, given: OperatorInputs | None, given_source: str,
+           stored: StoredInputs | None, answer: Mapping[str, Any] | None = None,
+           prefix: str = "") -> StoredInputs:
+    """The inputs the unit's month uses, with their source and what was defaulted.
+
+    ``answer`` is the form's result (``chosen_options``, ``params_input``, ``responded_at``,
+    ``responded_by_user``), None when the form was not asked. An answer by a user is validated as a file
+    is; a timeout (no user) takes what the file and the trigger form give, never the previous month's
+    values the form was pre-filled with: they would print last month's statements as this month's. Without
+    an answer, an office's earlier answer stored for the period stands unless the file or run parameters
+    replace the form; a timeout stored for the period stays a timeout (not asked again).
+    """
+    def given_record(source: str, answered_at: str | None = None) -> StoredInputs:
+        return StoredInputs(unit_code=unit_code, period=period_name, source=source, inputs=given,
+                            defaulted=defaulted_fields(given), answered_at=answered_at)
+
+    if answer is not None:
+        responded_at: Any = answer.get("responded_at")
+        at = responded_at.isoformat() if isinstance(responded_at, datetime) else responded_at
+        user = answer.get("responded_by_user")
+        if not user:
+            return given_record(TIMED_OUT, at)
+        entered = inputs_from_form(answer.get("params_input"), unit_code, period_name, prefix)
+        return StoredInputs(unit_code=unit_code, period=period_name, source=ANSWERED, inputs=entered,
+                            answered_by={"id": str(user.get("id", "")), "name": str(user.get("name", ""))},
+                            answered_at=at)
+    if stored is not None and not _replaced(settings, given):
+        if stored.source == ANSWERED:
+            return stored
+        if stored.source == TIMED_OUT and settings.ask:
+            return given_record(TIMED_OUT, stored.answered_at)
+    return given_record(given_source if given is not None else NONE)

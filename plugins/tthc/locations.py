@@ -18,6 +18,8 @@ Layout of one period ``<YYYY-MM>`` and reporting unit ``<code>``:
   findings ``summary.json``, the quarantined records ``quarantine/<source>.parquet`` and the clean
   extracts ``<source>.parquet`` the metrics are computed from (see ``tthc.quality.district``);
 - ``metrics/<YYYY-MM>/<code>/evidence.json``: the record ids behind the figures stored in the warehouse;
+- ``inputs/<YYYY-MM>/<code>.json``: the office's inputs the unit's month used and where they came from (the
+  form's answer, a timeout, the inputs file), kept so that a rerun or a backfill does not ask again;
 - ``reports/<YYYY-MM>/``: the unit's report set ``bao-cao-tthc-<code>-<YYYY-MM>`` + ``.docx``, ``.pdf``,
   ``.evidence.json``, and the period's ``run-summary.json``, written by a run's last task.
 """
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RAW, QUALITY, METRICS, REPORTS = "raw", "quality", "metrics", "reports"  # the data root's top folders
+OFFICE_INPUTS = "inputs"  # the data root's folder of the inputs each unit's month used (tthc.inputs.StoredInputs)
 
 RESULTS_PAGE = "index.html"  # the page an operator opens, in the quality folder
 QUALITY_SUMMARY = "summary.json"  # the gate's findings and decisions, beside the page
@@ -104,6 +107,11 @@ def report_dir(root: Any, period: str) -> Any:
 def run_summary_path(root: Any, period: str) -> Any:
     """The summary of the last run of the period (``tthc_airflow.summary``), beside its reports."""
     return report_dir(root, period) / RUN_SUMMARY
+
+
+def office_inputs_path(root: Any, period: str, unit_code: str) -> Any:
+    """The inputs a unit's month used (``inputs/<YYYY-MM>/<code>.json``): also read for the next month's form."""
+    return root / OFFICE_INPUTS / period / f"{unit_code}.json"
 
 
 def results_name(suite: str) -> str:
@@ -186,6 +194,11 @@ class DistrictFiles:
         removes it before replacing them and writes the new one after.
         """
         return self.root / METRICS / self.period / self.unit_code / EVIDENCE
+
+    @property
+    def office_inputs(self) -> Any:
+        """The inputs the unit's month used, with their source (``tthc.inputs.StoredInputs``), as JSON."""
+        return office_inputs_path(self.root, self.period, self.unit_code)
 
     @property
     def report_dir(self) -> Any:

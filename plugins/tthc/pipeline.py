@@ -128,8 +128,7 @@ def validate_sources(month: DistrictMonth, input_params: dict[str, Any] | None =
                                     [period.previous(n).name for n in range(1, config.quality.volume_periods + 1)])
     operator_inputs, inputs_error = None, None
     try:
-        file_inputs, _ = inputs.load_inputs(config.inputs_path, period.name, unit.code)
-        operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
+        operator_inputs = month_inputs(month, input_params)[0]
     except inputs.InputsError as exc:
         inputs_error = (f"{SYSTEMS[INPUTS]}: {exc}. Fix: correct the file or the office fields of the trigger form, "
                         "then rerun")
@@ -374,12 +373,9 @@ def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = Non
     if disagreement:
         raise RuntimeError(f"district {unit.code}, period {period.name}: the warehouse rows and the evidence at "
                            f"{source} come from different computations ({disagreement}): run the compute step again")
-    file_inputs, file_warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
-    operator_inputs = inputs.inputs_from_params(input_params, base=file_inputs)
-    # A missing file is not worth a warning when the run's parameters gave the inputs, and when
-    # nothing gave them build_context says so itself: warn once.
-    warnings = file_warnings if file_inputs is not None else []
-    warnings += inputs.text_warnings(input_params, "given in the trigger form")
+    operator_inputs, record, warnings = month_inputs(month, input_params)
+    if record.source == inputs.TIMED_OUT:
+        warnings.append(f"the office did not answer the inputs form in time: {record.describe()}")
     context, context_warnings = report.build_context(
         unit=unit, province=config.hierarchy_for(period).province,
         settings=config.report_settings(unit.code, period.name),
@@ -390,12 +386,151 @@ def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = Non
     name = month.files.report_set["docx"].name
     # Without LibreOffice on the worker there is no PDF; the run summary says so once for all districts.
     docx, pdf = report.render_documents(config.template_path, context, name)
-    published = publish_report(month, docx, pdf, evidence_bytes)
+    published = publish_report(month, docx, pdf, _with_inputs_evidence(evidence_bytes, record))
     for warning in warnings:
         log.warning("district %s %s: %s", unit.code, period.name, warning)
     return {"path": str(published["docx"]), "evidence": str(published["evidence"]),
             "pdf": str(published["pdf"]) if published["pdf"] else None,
             "warnings": [f"{unit.code}: {w}" for w in warnings]}
+
+
+def _with_inputs_evidence(evidence: bytes, record: Any) -> bytes:
+    """The metrics evidence with ``inputs``: where the report's office inputs came from and which were defaulted."""
+    from tthc.report.context import inputs_evidence
+
+    content = json.loads(evidence.decode("utf-8"))
+    content["inputs"] = inputs_evidence(record)
+    return json.dumps(content, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+
+
+# --- the office inputs of a unit's month: the form, what it used, kept ---------------------------------------
+
+
+def given_inputs(month: DistrictMonth, input_params: dict[str, Any] | None) -> tuple[Any, str, list[str]]:
+    """The period's inputs file overlaid by the run's parameters: (inputs or None, their source, warnings).
+
+    An invalid file or parameter raises ``InputsError`` naming it. A missing file is not worth a warning when
+    the run's parameters gave the inputs, and when nothing gave them the report's context says so itself.
+    """
+    from tthc import inputs
+
+    config, period, unit = month.config, month.period, month.unit
+    file_inputs, file_warnings = inputs.load_inputs(config.inputs_path, period.name, unit.code)
+    given = inputs.inputs_from_params(input_params, base=file_inputs)
+    with_params = any(value is not None for value in (input_params or {}).values())
+    source = {(True, True): "file and run parameters", (True, False): "file",
+              (False, True): "run parameters"}.get((file_inputs is not None, with_params), inputs.NONE)
+    warnings = file_warnings if file_inputs is not None else []
+    return given, source, warnings + inputs.text_warnings(input_params, "given in the trigger form")
+
+
+def month_inputs(month: DistrictMonth, input_params: dict[str, Any] | None = None) -> tuple[Any, Any, list[str]]:
+    """The inputs the unit's month uses: (``OperatorInputs`` or None, the ``StoredInputs`` saying whence, warnings).
+
+    An answer of the office stored for the period (``record_inputs``) stands unless the period's file or
+    run parameters replace the form (``office_inputs``); otherwise the file and run parameters, as before.
+    """
+    from tthc import inputs
+
+    settings = month.config.office_inputs.for_unit(month.unit.code)
+    given, source, warnings = given_inputs(month, input_params)
+    stored = inputs.read_stored(month.files.office_inputs)
+    record = inputs.settle(month.unit.code, month.period.name, settings, given, source, stored)
+    if record.source == inputs.ANSWERED:  # neither the file nor the parameters were used
+        warnings = []
+    return record.inputs, record, warnings
+
+
+def _previous_inputs(month: DistrictMonth) -> Any:
+    """The unit's inputs of the previous month: what it used (kept), else its inputs file; None when neither."""
+    from tthc import inputs
+    from tthc.locations import office_inputs_path
+
+    previous = month.period.previous(1).name
+    try:
+        stored = inputs.read_stored(office_inputs_path(month.root, previous, month.unit.code))
+        if stored is not None and stored.inputs is not None:
+            return stored.inputs
+        return inputs.load_inputs(month.config.inputs_path, previous, month.unit.code)[0]
+    except inputs.InputsError as exc:
+        log.warning("district %s %s: previous month's inputs not used to pre-fill the form: %s", month.unit.code,
+                    month.period.name, exc)
+        return None
+
+
+def office_form(month: DistrictMonth, input_params: dict[str, Any] | None = None, prefix: str = "") -> dict[str, Any]:
+    """Whether the unit's office is asked for the month's inputs, why, and the form's values if it is.
+
+    ``{"ask": bool, "reason": str, "prefill": {field: value} or None}`` (``tthc.inputs.plan_form``); the
+    prefill's keys are the form's (``prefix`` + ``tthc.inputs.FORM_FIELDS``). An invalid inputs file does not
+    stop the form: the office is asked without it, and the validate step reports the file.
+    """
+    from tthc import inputs
+
+    settings = month.config.office_inputs.for_unit(month.unit.code)
+    if not settings.ask:  # nothing to read: not asked
+        return {"ask": False, "reason": inputs.plan_form(settings, None, "", None, None).reason, "prefill": None}
+    try:
+        given, source, _ = given_inputs(month, input_params)
+    except inputs.InputsError as exc:
+        log.warning("district %s %s: %s; the form is not pre-filled from it", month.unit.code, month.period.name, exc)
+        given, source = None, inputs.NONE
+    stored = inputs.read_stored(month.files.office_inputs)
+    plan = inputs.plan_form(settings, given, source, stored, _previous_inputs(month) if given is None else None)
+    return {"ask": plan.ask, "reason": plan.reason,
+            "prefill": inputs.form_values(plan.prefill, prefix) if plan.ask else None}
+
+
+def record_inputs(month: DistrictMonth, input_params: dict[str, Any] | None, answer: dict[str, Any] | None,
+                  run_id: str, prefix: str = "", now: datetime | None = None) -> dict[str, Any]:
+    """Settle and keep the inputs the unit's month uses: under the data root, then in the warehouse.
+
+    ``answer`` is the form's result (None when it was not asked). An office's answer is validated as an inputs
+    file is: an invalid one raises ``InputsError`` naming the unit, the period and the field, and is not kept,
+    so the form asks again when it is cleared. A record reused from an earlier run is left as it was.
+    """
+    from tthc import inputs, warehouse
+
+    unit, period, path = month.unit, month.period, month.files.office_inputs
+    settings = month.config.office_inputs.for_unit(unit.code)
+    try:
+        given, source, warnings = given_inputs(month, input_params)
+    except inputs.InputsError as exc:  # reported (and blocking) in the validate step, as before the form
+        given, source, warnings = None, inputs.NONE, [f"{exc}: the validate step reports it"]
+    stored = inputs.read_stored(path)
+    try:
+        record = inputs.settle(unit.code, period.name, settings, given, source, stored, answer, prefix)
+    except inputs.InputsError as exc:
+        raise inputs.InputsError(f"{exc}. Clear task district.office_inputs of this unit (and the tasks after it) "
+                                 "to ask the office again") from None
+    reused = record is stored
+    if answer is not None and record.source == inputs.ANSWERED:
+        warnings = inputs.text_warnings(inputs.raw_from_form(answer.get("params_input"), prefix), "entered in the form")
+    if not reused:
+        record = record.model_copy(update={"run_id": run_id,
+                                           "stored_at": (now or datetime.now(UTC)).isoformat()})
+        with warehouse.connected(month.warehouse_url) as engine:
+            warehouse.replace_office_inputs(engine, _inputs_row(record))
+        atomic_write_bytes(path, record.to_json())
+    line = record.describe()
+    log.info("district %s %s: %s%s (%s)", unit.code, period.name, line, " (kept from an earlier run)" if reused else "",
+             path)
+    if record.source == inputs.TIMED_OUT:
+        warnings.append(f"the office did not answer the inputs form in time: {line}")
+    return {"source": record.source, "defaulted": record.defaulted, "answered_by": record.answered_by,
+            "answered_at": record.answered_at, "reused": reused, "path": str(path),
+            "warnings": [f"{unit.code}: {w}" for w in warnings]}
+
+
+def _inputs_row(record: Any) -> dict[str, Any]:
+    """The warehouse row of a ``StoredInputs``."""
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    return {"period": record.period, "district_code": record.unit_code, "source": record.source,
+            "inputs": record.inputs.model_dump_json() if record.inputs is not None else None,
+            "defaulted": ",".join(record.defaulted), "answered_by": (record.answered_by or {}).get("id"),
+            "answered_at": when(record.answered_at), "stored_at": when(record.stored_at), "run_id": record.run_id or ""}
 
 
 def write_province_outputs(config: PipelineConfig, period: Period, root: Any, warehouse_url: str) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""The metrics warehouse: tables ``tthc_dossier_metrics`` and ``tthc_feedback_metrics``.
+"""The metrics warehouse: tables ``tthc_dossier_metrics`` and ``tthc_feedback_metrics``, and the office inputs.
+
+``tthc_office_inputs`` keeps, per unit and period, the inputs its report used (as JSON), where they came
+from (the office's answer to the form, a timeout, the inputs file) and which were defaulted.
 
 Why delete-then-insert in one transaction: recomputing a period must replace its rows, never add
 to them, and a reader must never see a district's period half-replaced. The same code serves the
@@ -28,6 +31,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     insert,
@@ -69,6 +73,20 @@ feedback_table = Table(
     *_keys(),
     *[Column(name, Integer, nullable=False) for name in FEEDBACK_COUNTS],
     *_provenance(),
+)
+
+
+office_inputs_table = Table(
+    "tthc_office_inputs",
+    metadata,
+    *_keys(),
+    Column("source", String(32), nullable=False, comment="form, timeout, file, run parameters, ... or none"),
+    Column("inputs", Text, nullable=True, comment="the inputs as JSON (tthc.inputs.OperatorInputs); null: none"),
+    Column("defaulted", String(200), nullable=False, comment="report fields without a value, comma-separated"),
+    Column("answered_by", String(250), nullable=True, comment="id of the Airflow user who answered the form"),
+    Column("answered_at", DateTime(timezone=True), nullable=True, comment="the answer, or the form's timeout"),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(250), nullable=False),
 )
 
 
@@ -185,3 +203,20 @@ def history(engine: Engine, district_code: str, periods: Iterable[str]) -> list[
     )
     with engine.connect() as conn:
         return [_plain(r) for r in conn.execute(query.order_by(dossier_table.c.period))]
+
+
+def replace_office_inputs(engine: Engine, row: dict[str, Any]) -> None:
+    """Replace the unit's inputs row of the period (``row`` has every column of ``tthc_office_inputs``)."""
+    table = office_inputs_table
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(table.c.period == row["period"],
+                                         table.c.district_code == row["district_code"]))
+        conn.execute(insert(table), [row])
+
+
+def office_inputs_row(engine: Engine, period: str, district_code: str) -> dict[str, Any] | None:
+    table = office_inputs_table
+    query = select(table).where(table.c.period == period, table.c.district_code == district_code)
+    with engine.connect() as conn:
+        found = conn.execute(query).first()
+    return dict(found._mapping) if found else None

@@ -18,7 +18,6 @@ from typing import Any
 from airflow.sdk import Param
 
 INPUTS_SECTION = "Đầu vào của đơn vị (tùy chọn)"
-_INPUT_FIELDS = ("inspections_count", "violations", "findings", "resources", "assessment", "shortcomings")
 
 
 def run_params(units: list[tuple[str, str]]) -> dict[str, Param]:
@@ -58,12 +57,36 @@ def run_inputs() -> dict[str, Any] | None:
 
 def inputs_from_run(params: dict[str, Any]) -> dict[str, Any] | None:
     """The operator inputs given in the form, in the shape of an inputs file; None when none was given."""
-    given = {name: params.get(name) for name in _INPUT_FIELDS if params.get(name) not in (None, "")}
-    if not given:
-        return None
-    inputs: dict[str, Any] = {key: given[key] for key in ("resources", "assessment", "shortcomings") if key in given}
-    inspections = {field: given[name] for name, field in (("inspections_count", "count"), ("violations", "violations"),
-                                                           ("findings", "findings")) if name in given}
-    if inspections:
-        inputs["inspections"] = inspections
-    return inputs
+    from tthc.inputs import raw_from_form
+
+    return raw_from_form(params)
+
+
+OFFICE_FORM_PREFIX = "office_"  # the office form's field names: never those of the trigger form (below)
+
+
+def office_form_params() -> dict[str, Param]:
+    """The fields of the office's Required Action: the month's inputs, labelled and explained in Vietnamese.
+
+    Why its own names (``office_inspections_count``, ...): a task's params are merged with the DAG's, and the
+    trigger form's values of the same names would stand in for the office's. Every field may stay empty; the
+    form refuses a negative count. Their values are set when the form is asked (pre-filled).
+    """
+    from tthc.inputs import FORM_FIELDS
+
+    def field(name: str, **schema: Any) -> Param:
+        title, help_text = FORM_FIELDS[name]
+        return Param(None, title=title, description=help_text, **schema)
+
+    def text(name: str) -> Param:
+        return field(name, type=["null", "string"], format="multiline", maxLength=4000)
+
+    fields = {
+        "inspections_count": field("inspections_count", type=["null", "integer"], minimum=0),
+        "violations": field("violations", type=["null", "integer"], minimum=0),
+        "findings": text("findings"),
+        "resources": text("resources"),
+        "assessment": text("assessment"),
+        "shortcomings": text("shortcomings"),
+    }
+    return {OFFICE_FORM_PREFIX + name: param for name, param in fields.items()}

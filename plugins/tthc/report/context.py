@@ -443,3 +443,27 @@ def build_context(
         },
     }
     return _nfc(context), warnings
+
+
+# What the report writes instead of an input nobody gave this month (the evidence says it per field).
+DEFAULTED_WORDING = {
+    "inspections": "the sentence on inspections' findings is left out",
+    "resources": "the template's neutral sentence on resources",
+    "assessment": "the template's neutral general assessment",
+    "shortcomings": "only the shortcomings the data shows",
+}
+
+
+def inputs_evidence(record: Any) -> dict[str, Any]:
+    """Where the report's office inputs came from, for its evidence file (``record``: ``tthc.inputs.StoredInputs``).
+
+    ``defaulted`` maps each report field nobody gave this month (the form timed out, the office was not
+    asked and there was no file) to what the report wrote instead; empty when the office answered.
+    """
+    return {
+        "source": record.source,
+        "answered_by": record.answered_by,
+        "answered_at": record.answered_at,
+        "defaulted": {name: DEFAULTED_WORDING.get(name, "neutral sentence") for name in record.defaulted},
+        "summary": record.describe(),
+    }
