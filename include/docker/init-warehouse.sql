@@ -1,2 +1,0 @@
--- The metrics warehouse beside Airflow's metadata database (docker-compose only).
-CREATE DATABASE tthc OWNER airflow;
