@@ -6,8 +6,8 @@ usable default, so `docker compose` refuses to start without it (interpolation i
 it); every connection the pipeline's code uses is set in the environment of every Airflow service; the
 simulator exists only under the `demo` profile; every variable the compose file reads is listed in
 .env.example; the image installs the runtime requirements at exactly the lock's versions and carries no test,
-dev tool or simulator. The scripts airflow-init runs are in include/docker/ (the warehouse one is exercised
-against PostgreSQL by hand: it needs a server's superuser).
+dev tool or simulator. The scripts airflow-init runs (include/docker/) are run here too: the warehouse one
+against the test PostgreSQL server, whose account stands for the compose file's superuser.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.conftest import fresh_databases
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -311,6 +313,56 @@ def test_init_admin_writes_the_password_file_the_api_server_reads(tmp_path: Path
     short = subprocess.run([sys.executable, script], env={**env, "_AIRFLOW_WWW_USER_PASSWORD": "short"},
                            capture_output=True, text=True, check=False)
     assert short.returncode == 1 and "12 characters" in short.stderr
+
+
+@pytest.mark.services
+def test_init_warehouse_on_any_volume_state(tmp_path: Path) -> None:
+    """A warehouse made by the first compose file (the metadata account, no role), then a missing database:
+    airflow-init leaves both owned by the connection's role, at the newest revision, and says so."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    role = f"tthc_deploy_{os.getpid()}"
+    with fresh_databases("tthc_deploy_old") as (old_url,):
+        old = make_url(old_url)
+        server = old.set(database="postgres")
+        env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "PYTHONPATH": f"{ROOT / 'plugins'}",
+               "TTHC_BUNDLED_DB_HOST": old.host or "", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+               server.render_as_string(hide_password=False)}
+        script = [sys.executable, str(ROOT / "include" / "docker" / "init_warehouse.py")]
+
+        def run(url: Any) -> str:
+            conn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            done = subprocess.run(script, env={**env, "AIRFLOW_CONN_TTHC_WAREHOUSE": conn}, capture_output=True,
+                                  text=True, check=False, timeout=300)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            return done.stdout
+
+        run(old)  # the first compose file: schema made by the metadata account
+        as_role = old.set(username=role, password="0123456789abcdef")
+        new_db = as_role.set(database=f"{old.database}_new")
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            said = run(as_role)
+            assert f"role '{role}' created" in said and "handed over" in said and "at revision" in said
+            again = run(as_role)
+            assert f"role '{role}' updated" in again and "handed over" not in again  # nothing left to hand over
+            assert f"database '{new_db.database}' created" in run(new_db)
+            for url in (as_role, new_db):
+                engine = create_engine(url)
+                with engine.connect() as conn:
+                    owners = conn.execute(text(
+                        "select distinct pg_get_userbyid(relowner) from pg_class c join pg_namespace n "
+                        "on n.oid = c.relnamespace where nspname = 'public' and relkind = 'r'")).scalars().all()
+                    assert owners == [role], (url.database, owners)
+                    assert conn.execute(text("select count(*) from tthc_alembic_version")).scalar() == 1
+                engine.dispose()
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'drop database if exists "{new_db.database}" with (force)'))
+                conn.execute(text(f'drop database if exists "{old.database}" with (force)'))
+                conn.execute(text(f'drop role if exists "{role}"'))
+            admin.dispose()
 
 
 # --- secrets ------------------------------------------------------------------------------------------------------
