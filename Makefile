@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PERIOD ?=
 DISTRICTS ?=
 
-.PHONY: venv run test lint system-deps standalone clean
+.PHONY: venv run test lint bench system-deps standalone clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ test: venv
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+## Speed and memory of each stage beside its floor (figures, not a test; see docs/performance.md).
+SIZE ?= 100000
+bench: venv
+	$(PY) scripts/bench.py --size $(SIZE)
 
 ## Debian packages for PDF output, metric-compatible fonts, PDF rendering and the browser tests (root).
 system-deps:

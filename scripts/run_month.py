@@ -52,6 +52,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "PATH": f"{venv_bin}:{env.get('PATH', '')}",  # airflow spawns `airflow ...` subprocesses
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), env.get("PYTHONPATH")])),
     })
+    # Airflow's default is 32 task processes whatever the machine: on 2 cores they only fight for the CPU
+    # and memory. One task process per core unless the operator sets it.
+    env.setdefault("AIRFLOW__CORE__PARALLELISM", str(os.cpu_count() or 1))
     env.setdefault("TTHC_DATA_ROOT", str(home / "tthc-data"))
     return env
 
@@ -77,7 +80,8 @@ def use_postgres(env: dict[str, str], server: str) -> bool:
     except Exception as exc:  # no server, no rights: the embedded SQLite files, one task at a time
         where = make_url(server).render_as_string()
         say(f"no PostgreSQL at {where} ({type(exc).__name__}): SQLite, one task at a time")
-        env.setdefault("AIRFLOW__CORE__PARALLELISM", "1")
+        if "AIRFLOW__CORE__PARALLELISM" not in os.environ:  # the operator's own setting stands
+            env["AIRFLOW__CORE__PARALLELISM"] = "1"
         return False
     url = make_url(server)
     env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url.set(database="tthc_airflow").render_as_string(False))

@@ -1,0 +1,479 @@
+"""Speed and memory of each domain stage of one district-month at three sizes, each beside its floor.
+
+Why a script and these floors: speed depends on the machine, so a benchmark prints figures an engineer
+compares across changes, while tests assert behaviour. A figure alone says little; beside it stands what
+the same work costs at least, measured in the same run on the same machine, and their ratio:
+
+- ``extract``: the two extract tasks (``pipeline.extract_dossiers``/``extract_feedback``) over HTTP against
+  the simulator, which runs in its own process (a real source system is on another host) and serves the
+  synthetic month. No floor: it is the floor of validation.
+- ``landing``: records -> Parquet (``tthc.landing``), floor: ``pa.Table.from_pylist`` + ``pq.write_table``
+  of the same records, without the contract's type checks.
+- ``validate``: ``pipeline.validate_sources`` as the validate task runs it (GX already imported, as in a
+  task process after its first district); floor: the extraction it checks (the issue's target:
+  validation <= extraction).
+- ``metrics``: what ``compute_metrics`` computes: read the clean extracts, per-record flags and the rows of
+  every level; floor: a pyarrow read, vectorised ``pd.to_datetime(format=...)``, the same flags and one
+  group-by, checked to give the same 14 counts per handling unit.
+- ``compute step``: the whole ``compute_metrics`` step (computation, metrics suite, results page, evidence,
+  warehouse); no floor.
+- ``docx``: the ``write_report`` step without its PDF (warehouse rows, context, chart, template, publish);
+  floor: an empty template rendered by the same function (``report.render_report``).
+- ``pdf``: one LibreOffice conversion of that .docx (when ``soffice`` is installed); floor: converting the
+  empty .docx (LibreOffice's start).
+
+The month is synthetic and deterministic: the simulator's records of Huyện Cao Lãnh (873) for period
+2023-11 (5,157 dossiers, 22 feedback items, exactly the shape of docs/sources.md, personal data
+included), sampled evenly below that size and repeated above it, each copy with its own ids (the sequence
+number of ``MaHoSo``/``id`` moved up by 10,000/1,000 per copy) and its times moved by one second per copy
+(so that parsing meets distinct values, as with real data). Feedback keeps the simulator's ratio to
+dossiers. Sizes: ``--size`` and its 1/10 and 1/100. Seconds are the best of ``--repeat`` runs; memory
+is the process's resident set: its peak during the stage (``VmHWM``, reset before each stage through
+``/proc/self/clear_refs``) and that peak above the resident set at the stage's start.
+
+    python scripts/bench.py [--size 100000] [--repeat 2] [--no-pdf]
+    make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+DISTRICT = "873"
+PERIOD = "2023-11"
+ONE_STOP_TOKEN = "sim-one-stop-token"
+HOTLINE_KEY = "sim-hotline-key"
+DOSSIER_SEQ_STEP = 10_000  # MaHoSo ends in a 4-digit sequence number: copies never collide
+FEEDBACK_SEQ_STEP = 1_000  # feedback ids end in a 3-digit one
+
+
+# ---- the synthetic month ---------------------------------------------------------------------------
+
+
+def _base(active_from: date, active_to: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from simulator import data
+
+    return (data.dossiers_in_window(DISTRICT, active_from, active_to),
+            data.feedback_in_window(DISTRICT, active_from, active_to))
+
+
+def _pick(records: list[dict[str, Any]], n: int) -> list[tuple[int, dict[str, Any]]]:
+    """``n`` (copy number, record) pairs: whole copies of ``records``, then an even sample of the rest."""
+    whole, rest = divmod(n, len(records)) if records else (0, 0)
+    picked = [(copy, record) for copy in range(whole) for record in records]
+    picked += [(whole, records[i * len(records) // rest]) for i in range(rest)] if rest else []
+    return picked
+
+
+def _shift_compact(text: str | None, seconds: int) -> str | None:
+    if text is None or seconds == 0:
+        return text
+    moment = datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                      int(text[12:14])) + timedelta(seconds=seconds)
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def _shift_iso(text: str | None, seconds: int) -> str | None:
+    if text is None or seconds == 0:
+        return text
+    return (datetime.fromisoformat(text) + timedelta(seconds=seconds)).isoformat()
+
+
+def _renumber(record_id: str, copy: int, step: int) -> str:
+    head, _, seq = record_id.rpartition("-")
+    return f"{head}-{int(seq) + copy * step:0{len(seq)}d}"
+
+
+def synthetic_month(dossiers: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The raw records (as the systems send them) of a month of ``dossiers`` dossiers; same size, same records."""
+    from tthc.periods import parse_period
+
+    period = parse_period(PERIOD)
+    base_d, base_f = _base(period.start_date, period.end_date)
+    out_d = []
+    for copy, record in _pick(base_d, dossiers):
+        clone = dict(record)
+        clone["MaHoSo"] = _renumber(record["MaHoSo"], copy, DOSSIER_SEQ_STEP)
+        for name in ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat"):
+            clone[name] = _shift_compact(record[name], copy)
+        out_d.append(clone)
+    out_f = []
+    for copy, item in _pick(base_f, max(1, round(dossiers * len(base_f) / len(base_d)))):
+        clone = dict(item)
+        clone["id"] = _renumber(item["id"], copy, FEEDBACK_SEQ_STEP)
+        for name in ("received_at", "due_at", "answered_at"):
+            clone[name] = _shift_iso(item[name], copy)
+        out_f.append(clone)
+    out_d.sort(key=lambda r: r["MaHoSo"])  # the contract's order
+    out_f.sort(key=lambda r: r["id"])
+    return out_d, out_f
+
+
+def serve(dossiers: int) -> None:
+    """Child process: the simulator serving the synthetic month for the bench's district and window."""
+    from simulator import data, server
+    from tthc.periods import parse_period
+
+    period = parse_period(PERIOD)
+    window = (DISTRICT, period.start_date, period.end_date)
+    month_d, month_f = synthetic_month(dossiers)
+    real_d, real_f = data.dossiers_in_window, data.feedback_in_window
+
+    def dossiers_in_window(district: str, start: date, end: date, units: Any = None) -> list[dict[str, Any]]:
+        return month_d if (district, start, end) == window else real_d(district, start, end, units)
+
+    def feedback_in_window(district: str, start: date, end: date, units: Any = None) -> list[dict[str, Any]]:
+        return month_f if (district, start, end) == window else real_f(district, start, end, units)
+
+    data.dossiers_in_window = dossiers_in_window  # type: ignore[assignment]
+    data.feedback_in_window = feedback_in_window  # type: ignore[assignment]
+    httpd = server.make_server("127.0.0.1", 0, quiet=True)
+    print(f"http://127.0.0.1:{httpd.server_address[1]}", flush=True)
+    httpd.serve_forever(poll_interval=0.1)
+
+
+@contextmanager
+def simulator(dossiers: int) -> Iterator[str]:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", str(dossiers)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        url = child.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the simulator did not start (exit {child.poll()})")
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+@contextmanager
+def patched(owner: Any, name: str, value: Any) -> Iterator[None]:
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, saved)
+
+
+# ---- measuring -------------------------------------------------------------------------------------
+
+
+def _status_mib(key: str) -> float:
+    match = re.search(rf"^{key}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mib: float
+    extra_mib: float
+
+
+def measure(fn: Callable[[], Any]) -> tuple[Run, Any]:
+    """Time ``fn`` and its memory: the resident set's peak during the call and that peak above its start."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
+    before = _status_mib("VmRSS")
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    peak = _status_mib("VmHWM")
+    return Run(seconds, peak, peak - before), result
+
+
+@dataclass
+class Stage:
+    name: str
+    records: int | None  # what records/s counts; None when the stage does not depend on the records
+    runs: list[Run] = field(default_factory=list)
+    floors: list[float] = field(default_factory=list)
+    floor_of: str | None = None  # the stage whose time is this one's floor
+
+    def best(self) -> Run:
+        return min(self.runs, key=lambda r: r.seconds)
+
+
+# ---- the floors ------------------------------------------------------------------------------------
+
+
+def landing_floor(dossiers: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tthc.landing import DOSSIER_TYPES, FEEDBACK_TYPES, _schema
+
+    for records, types in ((dossiers, DOSSIER_TYPES), (feedback, FEEDBACK_TYPES)):
+        pq.write_table(pa.Table.from_pylist(records, schema=_schema(types)), io.BytesIO(), compression="zstd")
+
+
+def metrics_floor(dossiers_path: Path, feedback_path: Path, start: datetime, end: datetime) -> Any:
+    """The 14 counts per handling unit (and the 8 feedback counts) with the least work pandas allows."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(dossiers_path).to_pandas()
+    start_n, end_n = pd.Timestamp(start.replace(tzinfo=None)), pd.Timestamp(end.replace(tzinfo=None))
+
+    def compact(name: str) -> pd.Series:  # naive local time: Asia/Ho_Chi_Minh has no transition since 1975
+        return pd.to_datetime(frame[name], format="%Y%m%d%H%M%S", errors="coerce")
+
+    received, due, ended = compact("NgayTiepNhan"), compact("NgayHenTra"), compact("NgayKetThucXuLy")
+    status = frame["TrangThaiHoSo"]
+    accepted = ~status.isin([1, 3])
+    open_end = ended.isna() | (ended >= end_n)
+    flags = pd.DataFrame(index=frame.index)
+    flags["received"] = accepted & (received >= start_n) & (received < end_n)
+    flags["received_online"] = flags["received"] & (frame["KenhThucHien"] == 2)
+    flags["carried_over"] = accepted & (received < start_n) & (ended.isna() | (ended >= start_n))
+    ended_in = (ended >= start_n) & (ended < end_n)
+    resolved = status.isin([9, 10]) & ended_in
+    flags["resolved"] = resolved
+    flags["resolved_early"] = resolved & (ended.dt.normalize() < due.dt.normalize())
+    flags["resolved_on_time"] = resolved & ~flags["resolved_early"] & (ended <= due)
+    flags["resolved_late"] = resolved & (ended > due)
+    flags["withdrawn"] = status.isin([7, 8]) & ended_in
+    flags["pending"] = accepted & (received < end_n) & open_end
+    flags["pending_overdue"] = flags["pending"] & (due < end_n)
+    flags["digitized_dossiers"] = flags["received"] & frame["SoHoaHoSo"].fillna(False)
+    flags["digitized_results"] = resolved & frame["SoHoaKetQua"].fillna(False)
+    flags["fee_dossiers"] = flags["received"] & frame["LePhi_present"] & (frame["LePhi_SoTien"].fillna(0) > 0)
+    flags["paid_online"] = flags["fee_dossiers"] & frame["LePhi_ThanhToanTrucTuyen"].fillna(False)
+    counts = flags.groupby(frame["MaDonVi"]).sum()
+
+    items = pq.read_table(feedback_path).to_pandas()
+    times = {name: pd.to_datetime(items[name], format="ISO8601", utc=True) for name in
+             ("received_at", "due_at", "answered_at")}
+    in_period = (times["received_at"] >= start) & (times["received_at"] < end)
+    answered, open_items = items["status"] == "answered", ~items["status"].isin(["answered", "rejected"])
+    late = in_period & answered & (times["answered_at"] > times["due_at"])
+    overdue = in_period & open_items & (times["due_at"] < end)
+    feedback = {"feedback_received": in_period.sum(), "feedback_late": (late | overdue).sum()}
+    return counts, feedback
+
+
+def check_floor(counts: Any, rows: list[dict[str, Any]], unit_code: str) -> None:
+    """The floor must compute the same figures, or it is not the floor of this work."""
+    from tthc.metrics import DOSSIER_COUNTS
+
+    by_unit = {r["unit_code"]: r for r in rows if r["level"] == "commune"}
+    by_unit[unit_code] = next(r for r in rows if r["level"] == "huyen")
+    for code, row in by_unit.items():
+        got = {name: int(counts.loc[code, name]) if code in counts.index else 0 for name in DOSSIER_COUNTS}
+        want = {name: row[name] for name in DOSSIER_COUNTS}
+        if got != want:
+            raise AssertionError(f"the metrics floor disagrees for unit {code}: {got} != {want}")
+
+
+def empty_template(folder: Path) -> Path:
+    from docx import Document
+
+    path = folder / "empty.docx"
+    Document().save(str(path))
+    return path
+
+
+# ---- the stages of one size -------------------------------------------------------------------------
+
+
+def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[list[Stage], dict[str, Any]]:
+    from tthc import metrics, pipeline, report
+    from tthc.config import load_config
+    from tthc.district_month import DistrictMonth
+    from tthc.landing import land_dossiers, land_feedback, read_landed
+    from tthc.periods import parse_period
+    from tthc.quality.checks import DOSSIERS, FEEDBACK
+    from tthc.report import pdf
+    from tthc.report.pdf import find_soffice, pdf_bytes
+    from tthc.sources import RetryPolicy, fetch_dossiers, fetch_feedback
+
+    config = load_config()
+    period = parse_period(PERIOD, config.schedule.convention)
+    unit = config.unit_for(DISTRICT, period)
+    root = work / f"root-{dossiers}"
+    month = DistrictMonth(config, period, unit, root, f"sqlite:///{work / f'wh-{dossiers}.db'}")
+    policy = RetryPolicy(max_attempts=3, backoff_initial_seconds=0.1, backoff_max_seconds=1)
+    with_pdf = with_pdf and find_soffice() is not None
+    empty = empty_template(work)
+    stages = {name: Stage(name, records) for name, records in (
+        ("extract", 1), ("landing", 1), ("validate", 1), ("metrics", 1), ("compute step", 1), ("docx", None),
+        ("pdf", None))}
+    stages["validate"].floor_of = "extract"
+    info: dict[str, Any] = {}
+    with simulator(dossiers) as url:
+        extracted: dict[str, Any] = {}
+
+        def d_fetch(code: str, start: date, end: date) -> Any:
+            extracted[DOSSIERS] = fetch_dossiers(url, ONE_STOP_TOKEN, code, start, end, policy=policy)
+            return extracted[DOSSIERS]
+
+        def f_fetch(code: str, start: date, end: date) -> Any:
+            extracted[FEEDBACK] = fetch_feedback(url, HOTLINE_KEY, code, start, end, policy=policy)
+            return extracted[FEEDBACK]
+
+        def one_round(number: int) -> None:
+            """Every stage once, in the pipeline's order (each reads what the one before wrote)."""
+            run, _ = measure(lambda: (pipeline.extract_dossiers(month, d_fetch),
+                                      pipeline.extract_feedback(month, f_fetch)))
+            stages["extract"].runs.append(run)
+            records_d, records_f = extracted[DOSSIERS].records, extracted[FEEDBACK].records
+            info["dossiers"], info["feedback"] = len(records_d), len(records_f)
+            for stage in stages.values():
+                if stage.records is not None:
+                    stage.records = len(records_d) + len(records_f)
+            scratch = work / "landing"
+            scratch.mkdir(exist_ok=True)
+            run, _ = measure(lambda: (land_dossiers(scratch / "d.parquet", records_d),
+                                      land_feedback(scratch / "f.parquet", records_f)))
+            stages["landing"].runs.append(run)
+            stages["landing"].floors.append(measure(lambda: landing_floor(records_d, records_f))[0].seconds)
+
+            run, summary = measure(lambda: pipeline.validate_sources(month))
+            stages["validate"].runs.append(run)
+            info["quarantined"] = summary["quarantined"]
+
+            clean = month.files.quality.clean
+
+            def compute() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                d_flags = metrics.dossier_flags(read_landed(clean(DOSSIERS)), unit, period)
+                f_flags = metrics.feedback_flags(read_landed(clean(FEEDBACK)), period)
+                return (metrics.dossier_metrics(d_flags, unit, period),
+                        metrics.feedback_metrics(f_flags, unit, period))
+
+            run, (rows, feedback_row) = measure(compute)
+            stages["metrics"].runs.append(run)
+            floor_run, (counts, floor_feedback) = measure(
+                lambda: metrics_floor(clean(DOSSIERS), clean(FEEDBACK), period.start, period.end))
+            stages["metrics"].floors.append(floor_run.seconds)
+            check_floor(counts, rows, unit.code)
+            if floor_feedback != {k: feedback_row[k] for k in floor_feedback}:
+                raise AssertionError(f"the metrics floor disagrees on feedback: {floor_feedback} != {feedback_row}")
+
+            run, _ = measure(lambda: pipeline.compute_metrics(month, "bench"))
+            stages["compute step"].runs.append(run)
+
+            def render() -> bytes:  # the write_report step with its PDF left out (timed on its own below)
+                with patched(pdf, "find_soffice", lambda: None):
+                    return Path(pipeline.write_report(month)["path"]).read_bytes()
+
+            run, docx = measure(render)
+            stages["docx"].runs.append(run)
+            stages["docx"].floors.append(
+                measure(lambda: report.render_report(empty, {}, work / "empty-out.docx"))[0].seconds)
+            if with_pdf and number == 0:  # one conversion per size: LibreOffice's cost does not vary with records
+                run, _ = measure(lambda: pdf_bytes(docx, "report.docx"))
+                stages["pdf"].runs.append(run)
+                stages["pdf"].floors.append(measure(lambda: pdf_bytes(empty.read_bytes(), "empty.docx"))[0].seconds)
+
+        for number in range(repeat):
+            one_round(number)
+    for stage in stages.values():
+        if stage.floor_of:
+            stage.floors = [stages[stage.floor_of].best().seconds]
+    return [s for s in stages.values() if s.runs], info
+
+
+# ---- the report --------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    found = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+    memory = int(found.group(1)) / 1024 / 1024 if found else float("nan")
+    import pandas as pd
+    import pyarrow as pa
+
+    return (f"{cpu}, {os.cpu_count()} CPUs available ({len(os.sched_getaffinity(0))} to this process), "
+            f"{memory:.0f} GiB RAM; {platform.system()} {platform.release()}; Python {platform.python_version()}, "
+            f"pandas {pd.__version__}, pyarrow {pa.__version__}")
+
+
+def table(results: dict[int, list[Stage]]) -> list[str]:
+    lines = ["| stage | dossiers | seconds | records/s | peak RSS MiB | +MiB | floor s | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for size, stages in results.items():
+        for stage in stages:
+            best = stage.best()
+            rate = f"{stage.records / best.seconds:,.0f}" if stage.records else "—"
+            floor = min(stage.floors) if stage.floors else None
+            lines.append(f"| {stage.name} | {size:,} | {best.seconds:.3f} | {rate} | {best.peak_mib:.0f} | "
+                         f"{best.extra_mib:+.0f} | {'—' if floor is None else f'{floor:.3f}'} | "
+                         f"{'—' if not floor else f'{best.seconds / floor:.2f}×'} |")
+    return lines
+
+
+def growth(results: dict[int, list[Stage]]) -> list[str]:
+    sizes = sorted(results)
+    steps = list(itertools.pairwise(sizes))
+    lines = ["| stage | " + " | ".join(f"{a:,} → {b:,}" for a, b in steps) + " |",
+             "|---|" + "---:|" * len(steps)]
+    for name in [s.name for s in results[sizes[-1]]]:
+        cells = []
+        for a, b in steps:
+            ta = next((s.best().seconds for s in results[a] if s.name == name), None)
+            tb = next((s.best().seconds for s in results[b] if s.name == name), None)
+            cells.append("—" if not ta or tb is None else f"×{tb / ta:.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="dossiers of the largest month (also 1/10, 1/100)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per stage and size; the best is shown")
+    parser.add_argument("--no-pdf", action="store_true", help="skip the LibreOffice conversion")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.serve)
+        return
+    print(f"machine: {machine()}", flush=True)
+    started = time.perf_counter()
+    from tthc.quality.runner import GxSession
+
+    gx_import = GxSession().import_seconds  # once per task process: not part of any district's validation
+    sizes = sorted({max(1, args.size // 100), max(1, args.size // 10), args.size})
+    results: dict[int, list[Stage]] = {}
+    infos: dict[int, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="tthc-bench-") as tmp:
+        for size in sizes:
+            results[size], infos[size] = bench_size(size, args.repeat, not args.no_pdf, Path(tmp))
+            print(f"  {size:,} dossiers: {infos[size]['dossiers']:,} dossiers and {infos[size]['feedback']:,} "
+                  f"feedback items extracted, quarantined {infos[size]['quarantined']}", flush=True)
+    print(f"\nDistrict {DISTRICT}, period {PERIOD}, synthetic month; best of {args.repeat}; GX import "
+          f"{gx_import:.2f} s once per task process (not counted); records/s counts dossiers + feedback items.\n")
+    print("\n".join(table(results)))
+    print("\nGrowth of each stage's time when the month grows tenfold (×10 is linear):\n")
+    print("\n".join(growth(results)))
+    print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    if args.json:
+        figures = {str(size): [{"stage": s.name, "best": s.best().__dict__, "records": s.records,
+                                "floor": min(s.floors) if s.floors else None} for s in stages]
+                   for size, stages in results.items()}
+        args.json.write_text(json.dumps({"machine": machine(), "sizes": figures}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
