@@ -412,8 +412,11 @@ def test_env_example_lists_every_setting_and_holds_no_secret() -> None:
     for name, value in listed.items():
         if SECRET_NAME.search(name):
             assert value == "", f"{name} has a value in .env.example"
-    for name in used:
-        assert re.search(rf"^# .*\n{name}=|^{name}=.*\n", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE)
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith(tuple(f"{name}=" for name in listed)):
+            block = lines[max(0, index - 3):index]
+            assert any(previous.startswith("#") for previous in block), f"{line}: say what it is in a comment above"
 
 
 # --- connections and the data root ------------------------------------------------------------------------------
