@@ -35,6 +35,9 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # (the version with env_file, FERNET_KEY, AIRFLOW__API_AUTH__JWT_SECRET and the api-server health check on
 # /api/v2/monitor/health, as published with the 3.1 and later docs). Its services, their profiles, health
 # checks, commands and dependencies, the common volumes and the common environment's keys:
+AFTER_INIT = {"redis": "service_healthy", "postgres": "service_healthy",
+              "airflow-init": "service_completed_successfully"}  # what every Airflow component waits for
+EVERY_30S = {"interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"}  # their checks' timing
 OFFICIAL_SERVICES: dict[str, dict[str, Any]] = {
     "postgres": {
         "healthcheck": {"test": ["CMD", "pg_isready", "-U", "airflow"], "interval": "10s", "retries": 5,
@@ -47,24 +50,21 @@ OFFICIAL_SERVICES: dict[str, dict[str, Any]] = {
     "airflow-apiserver": {
         "command": "api-server",
         "healthcheck": {"test": ["CMD", "curl", "--fail", "http://localhost:8080/api/v2/monitor/health"],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
-        "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
-                       "airflow-init": "service_completed_successfully"},
+                        **EVERY_30S},
+        "depends_on": AFTER_INIT,
     },
     "airflow-scheduler": {
         "command": "scheduler",
         "healthcheck": {"test": ["CMD", "curl", "--fail", "http://localhost:8974/health"],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
-        "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
-                       "airflow-init": "service_completed_successfully"},
+                        **EVERY_30S},
+        "depends_on": AFTER_INIT,
     },
     "airflow-dag-processor": {
         "command": "dag-processor",
         "healthcheck": {"test": ["CMD-SHELL",
                                  'airflow jobs check --job-type DagProcessorJob --hostname "$${HOSTNAME}"'],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
-        "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
-                       "airflow-init": "service_completed_successfully"},
+                        **EVERY_30S},
+        "depends_on": AFTER_INIT,
     },
     "airflow-worker": {
         "command": "celery worker",
@@ -72,7 +72,7 @@ OFFICIAL_SERVICES: dict[str, dict[str, Any]] = {
                                  'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d '
                                  '"celery@$${HOSTNAME}" || celery --app airflow.executors.celery_executor.app inspect '
                                  'ping -d "celery@$${HOSTNAME}"'],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
+                        **EVERY_30S},
         "environment": {"DUMB_INIT_SETSID": "0"},
         "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
                        "airflow-apiserver": "service_healthy", "airflow-init": "service_completed_successfully"},
@@ -80,9 +80,8 @@ OFFICIAL_SERVICES: dict[str, dict[str, Any]] = {
     "airflow-triggerer": {
         "command": "triggerer",
         "healthcheck": {"test": ["CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"'],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
-        "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
-                       "airflow-init": "service_completed_successfully"},
+                        **EVERY_30S},
+        "depends_on": AFTER_INIT,
     },
     "airflow-init": {
         "user": "0:0",
@@ -99,9 +98,8 @@ OFFICIAL_SERVICES: dict[str, dict[str, Any]] = {
         "profiles": ["flower"],
         "command": "celery flower",
         "healthcheck": {"test": ["CMD", "curl", "--fail", "http://localhost:5555/"],
-                        "interval": "30s", "timeout": "10s", "retries": 5, "start_period": "30s"},
-        "depends_on": {"redis": "service_healthy", "postgres": "service_healthy",
-                       "airflow-init": "service_completed_successfully"},
+                        **EVERY_30S},
+        "depends_on": AFTER_INIT,
     },
 }
 # The official file's x-airflow-common volumes (host folders under AIRFLOW_PROJ_DIR) mount these targets.

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from simulator.server import start_in_thread
-from tests.conftest import fresh_databases
+from tests.conftest import _Inbox, fresh_databases, local_smtp
 from tests.scheduler.stack import (
     ADMIN,
     DAG_ID,
@@ -43,6 +43,13 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
     """Two fresh databases on the test server, metadata and warehouse (SQLAlchemy URLs); dropped at the end."""
     with fresh_databases("tthc_sched_meta", "tthc_sched_wh") as urls:
         yield urls  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[tuple[_Inbox, int]]:
+    """A real SMTP server on loopback for a whole module (its components start once per module): (inbox, port)."""
+    with local_smtp() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

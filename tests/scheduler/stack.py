@@ -7,6 +7,7 @@ processes, uvicorn's worker); stopping the group stops them all, and nothing els
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -98,6 +99,26 @@ class Component:
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the group ended already
         os.killpg(process.pid, sig)  # the group this fixture created with start_new_session=True
+
+
+def bundled_config(folder: Path, replacements: list[tuple[str, str]]) -> Path:
+    """The bundled ``pipeline.yaml`` with its ``include/`` made absolute and each (old, new) replaced, written
+    into ``folder``: a module's own configuration for ``TTHC_CONFIG``. Each ``old`` must be in the file, so a
+    change of the bundled file fails here by name rather than leaving a test on the bundled defaults."""
+    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
+    for old, new in [("include_dir: ..", f"include_dir: {ROOT / 'include'}"), *replacements]:
+        assert old in text, old
+        text = text.replace(old, new)
+    config = folder / "pipeline.yaml"
+    config.write_text(text, "utf-8")
+    return config
+
+
+def smtp_connection(port: int, sender: str) -> str:
+    """``AIRFLOW_CONN_SMTP_DEFAULT`` for the test's SMTP server on loopback (plain SMTP, one try, 5 s)."""
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"disable_tls": True, "disable_ssl": True, "from_email": sender,
+                                 "retry_limit": 1, "timeout": 5}})
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,14 @@ environment.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import _Inbox, local_smtp
-from tests.scheduler.stack import DAG_ID, ROOT, AirflowStack, StackOptions, wait_for
+from tests.conftest import _Inbox
+from tests.scheduler.stack import DAG_ID, AirflowStack, StackOptions, bundled_config, smtp_connection, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.services]
 
@@ -35,26 +33,12 @@ MAIL_TIMEOUT = 240
 
 
 @pytest.fixture(scope="module")
-def inbox() -> Iterator[tuple[_Inbox, int]]:
-    """A real SMTP server on loopback for the whole module (the components start once per module)."""
-    with local_smtp() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def stack_options(inbox: tuple[_Inbox, int], tmp_path_factory: pytest.TempPathFactory) -> StackOptions:
     """Operators to notify, an 18 s deadline, a triggerer, the SMTP connection, and a slow simulator."""
-    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
-    for old, new in (("include_dir: ..", f"include_dir: {ROOT / 'include'}"),
-                     ("  to: []", f"  to: [{', '.join(RECIPIENTS)}]"),
-                     ("  deadline_hours: 24", f"  deadline_hours: {DEADLINE_HOURS}")):
-        assert old in text, old
-        text = text.replace(old, new)
-    config = tmp_path_factory.mktemp("deadline-config") / "pipeline.yaml"
-    config.write_text(text, "utf-8")
-    smtp = json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": inbox[1],
-                       "extra": {"disable_tls": True, "disable_ssl": True, "from_email": SENDER,
-                                 "retry_limit": 1, "timeout": 5}})
+    config = bundled_config(tmp_path_factory.mktemp("deadline-config"), [
+        ("  to: []", f"  to: [{', '.join(RECIPIENTS)}]"),
+        ("  deadline_hours: 24", f"  deadline_hours: {DEADLINE_HOURS}")])
+    smtp = smtp_connection(inbox[1], SENDER)
     return StackOptions(env={"TTHC_CONFIG": str(config), "AIRFLOW_CONN_SMTP_DEFAULT": smtp}, triggerer=True,
                         simulator={"fault_rate": 1.0, "faults": ["slow"], "slow_seconds": 1.5})
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import _Inbox, local_smtp
-from tests.scheduler.stack import ADMIN, DAG_ID, ROOT, AirflowStack, StackOptions, wait_for
+from tests.conftest import _Inbox
+from tests.scheduler.stack import ADMIN, DAG_ID, AirflowStack, StackOptions, bundled_config, smtp_connection, wait_for
 from tthc import warehouse
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.services]
@@ -36,26 +35,14 @@ RUN_TIMEOUT = 360
 
 
 @pytest.fixture(scope="module")
-def inbox() -> Iterator[tuple[_Inbox, int]]:
-    with local_smtp() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def stack_options(inbox: tuple[_Inbox, int], tmp_path_factory: pytest.TempPathFactory) -> StackOptions:
-    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
-    old = "  units: {}                        # per unit code"
-    assert old in text and "include_dir: .." in text
     units = (f'  units:\n    "{ANSWERS}": {{ask: true, file_replaces_form: false, response_timeout: P1D, '
              f'assigned_users: [{{id: {ADMIN}, name: {ADMIN}}}], notify: [{OFFICE}]}}\n'
              f'    "{TIMES_OUT}": {{ask: true, response_timeout: PT20S, notify: [{OFFICE}]}}\n'
              "  # per unit code")
-    text = text.replace("include_dir: ..", f"include_dir: {ROOT / 'include'}").replace(old, units)
-    config = tmp_path_factory.mktemp("office-config") / "pipeline.yaml"
-    config.write_text(text, "utf-8")
-    smtp = json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": inbox[1],
-                       "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "tthc@tinh.example",
-                                 "retry_limit": 1, "timeout": 5}})
+    config = bundled_config(tmp_path_factory.mktemp("office-config"),
+                            [("  units: {}                        # per unit code", units)])
+    smtp = smtp_connection(inbox[1], "tthc@tinh.example")
     return StackOptions(env={"TTHC_CONFIG": str(config), "AIRFLOW_CONN_SMTP_DEFAULT": smtp})
 
 

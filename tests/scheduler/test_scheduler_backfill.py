@@ -237,3 +237,18 @@ def test_no_component_died_and_the_logs_are_clean(airflow_stack: AirflowStack, r
     assert health["metadatabase"]["status"] == "healthy"
     assert health["scheduler"]["status"] == "healthy", health
     assert health["dag_processor"]["status"] == "healthy", health
+
+
+def test_the_province_outputs_asset_is_listed_with_its_producer_and_consumer(airflow_stack: AirflowStack) -> None:
+    """The Assets view of the UI reads this endpoint: the Asset, the task that updates it, the DAG it schedules."""
+
+    def listed() -> dict[str, Any] | None:
+        assets = airflow_stack.api("GET", "/assets", params={"name_pattern": "tthc_province_outputs"})["assets"]
+        found = [a for a in assets if a["name"] == "tthc_province_outputs"]
+        return found[0] if found and found[0]["scheduled_dags"] else None  # the consumer DAG parsed too
+
+    asset = wait_for("the Asset tthc_province_outputs with its consumer", listed, timeout=120, interval=3,
+                     alive=airflow_stack.check_alive)
+    assert asset["uri"] == "x-tthc://province-outputs"
+    assert [(t["dag_id"], t["task_id"]) for t in asset["producing_tasks"]] == [(DAG_ID, "announce_province")]
+    assert [d["dag_id"] for d in asset["scheduled_dags"]] == ["tthc_after_province_outputs"]
