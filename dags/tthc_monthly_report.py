@@ -17,6 +17,11 @@ the district's report (`.docx`, PDF, evidence) under `{data root}/reports/{YYYY-
   office for the month's inputs as a Required Action, pre-filled from its previous month; unanswered after
   the configured time the run goes on with neutral sentences and says which inputs were defaulted. It is
   skipped when the office is not asked (the default), and `record_inputs` keeps what was used.
+* **Sign-off and delivery**: per unit (same section), task `sign_off` asks the office to approve its
+  rendered report (Required Action with links to the draft); `finalize_report` marks it final (approved, or
+  at once for a unit without sign-off, the default) and `deliver_report` mails a final report with its
+  .docx and PDF to the unit's `deliver_to` (skipped without recipients, the default). Reject or no answer
+  in time: the report stays a draft, is not mailed, and the province's roll-up leaves it out.
 * **One mapped task group per district**, labelled with the district's name: a district that fails
   fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
 * **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
@@ -43,6 +48,7 @@ from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
 from tthc_airflow.office_inputs import form_answer, office_form
 from tthc_airflow.params import OFFICE_FORM_PREFIX, inputs_from_run, run_inputs, run_params
+from tthc_airflow.sign_off import deliver, sign_off, sign_off_decision
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
@@ -132,11 +138,25 @@ with DAG(
             """The district's report (.docx) from the warehouse rows, with the operator inputs."""
             return pipeline.write_report(month, run_inputs())
 
+        @district_task(CONFIG, trigger_rule="none_failed")
+        def finalize_report(month: DistrictMonth) -> dict[str, Any]:
+            """The report made final: approved by the office (sign_off), or as written when it signs off nothing."""
+            return pipeline.finalize_report(month, sign_off_decision(), get_current_context()["run_id"])
+
+        @district_task(CONFIG, retries=1)
+        def deliver_report(month: DistrictMonth) -> dict[str, Any]:
+            """The final report mailed to the unit's office (.docx, .pdf), the province's in copy; skipped without
+            recipients (office_inputs deliver_to)."""
+            return deliver(month)
+
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         checked = validate(unit)
         # The office's form waits (when asked) while the sources are read; the checks need its answer.
         office_form(CONFIG, unit) >> record_inputs(unit) >> checked
-        extracted >> checked >> compute_metrics(unit) >> write_report(unit)
+        written = write_report(unit)
+        extracted >> checked >> compute_metrics(unit) >> written
+        # The draft waits for the office's approval (when it signs off); Reject or a timeout skips the rest.
+        written >> sign_off(CONFIG, unit) >> finalize_report(unit) >> deliver_report(unit)
 
     @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:

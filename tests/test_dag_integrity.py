@@ -37,6 +37,7 @@ def test_structure(dagbag) -> None:
     ids = {t.task_id for t in dag.tasks}
     assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.office_inputs",
                    "district.record_inputs", "district.validate", "district.compute_metrics", "district.write_report",
+                   "district.sign_off", "district.finalize_report", "district.deliver_report",
                    "consolidate_province", "announce_province", "summarize"}
     assert dag.catchup is False
     # No "period" field: the logical date chooses the month; nothing in the form is required.
@@ -56,7 +57,7 @@ def test_structure(dagbag) -> None:
     assert dag.get_task("summarize").trigger_rule == "all_done"
     # The province is consolidated after every district, whatever their outcome; its Asset only when complete.
     assert dag.get_task("consolidate_province").trigger_rule == "all_done"
-    assert dag.get_task("consolidate_province").upstream_task_ids >= {"district.write_report", "plan_run"}
+    assert dag.get_task("consolidate_province").upstream_task_ids >= {"district.deliver_report", "plan_run"}
     announce = dag.get_task("announce_province")
     assert [outlet.name for outlet in announce.outlets] == ["tthc_province_outputs"]
     assert announce.trigger_rule == "all_success"
@@ -71,7 +72,7 @@ def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
 
     limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
     tasks = dagbag.dags["tthc_monthly_report"].tasks
-    assert len(tasks) == 11
+    assert len(tasks) == 14
     assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
 
 
@@ -152,3 +153,24 @@ def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagba
     serialized = DagSerialization.to_dict(dag)
     tasks = {t["__var"]["task_id"]: t["__var"] for t in serialized["dag"]["tasks"]}
     assert "district.office_inputs" in tasks
+
+
+def test_sign_off_is_an_approval_after_the_report_that_never_blocks_a_unit_without_it(dagbag) -> None:
+    """The sign-off is the standard provider's ApprovalOperator right after write_report; a timeout takes Reject
+    (the report stays a draft). Skipped (no sign-off configured), the report is still made final (none_failed);
+    the mail only follows a final report, and the province is consolidated after the mail, whatever its outcome."""
+    from datetime import timedelta
+
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    dag = dagbag.dags["tthc_monthly_report"]
+    approval = dag.get_task("district.sign_off")
+    assert isinstance(approval, ApprovalOperator)
+    assert approval.defaults == ["Reject"] and approval.response_timeout == timedelta(days=3)
+    assert approval.upstream_task_ids - {"plan_run"} == {"district.write_report"}
+    assert approval.downstream_task_ids == {"district.finalize_report"}  # what Reject skips
+    assert approval.params.get_param("comment").schema["title"] == "Ý kiến"
+    finalize, deliver = dag.get_task("district.finalize_report"), dag.get_task("district.deliver_report")
+    assert finalize.trigger_rule == "none_failed" and deliver.trigger_rule == "all_success"
+    assert deliver.upstream_task_ids - {"plan_run"} == {"district.finalize_report"}
+    assert dag.get_task("consolidate_province").trigger_rule == "all_done"

@@ -148,6 +148,12 @@ class OfficeInputs(_Strict):
     duration such as ``P3D`` or ``PT12H``). ``file_replaces_form``: a file or run parameters for the
     period replace the form (true) or only fill it in for the office to confirm (false).
     ``notify``: addresses told that the form waits (through ``notifications.smtp_conn_id``).
+
+    After the report is rendered: ``sign_off`` makes the draft wait for the office's approval (a Required
+    Action assigned to ``assigned_users``) for at most ``sign_off_timeout``; unapproved, it stays a draft.
+    Without sign-off the report is final as soon as it is written. A final report is mailed to ``deliver_to``
+    with ``deliver_cc`` (the province's office) in copy, .docx and .pdf attached; no ``deliver_to`` (the
+    default), no mail, so a run never needs an SMTP server unless asked to.
     """
 
     ask: bool = False
@@ -155,15 +161,19 @@ class OfficeInputs(_Strict):
     response_timeout: timedelta = timedelta(days=3)
     file_replaces_form: bool = True
     notify: list[str] = Field(default_factory=list)
+    sign_off: bool = False
+    sign_off_timeout: timedelta = timedelta(days=3)
+    deliver_to: list[str] = Field(default_factory=list)
+    deliver_cc: list[str] = Field(default_factory=list)
 
-    @field_validator("response_timeout")
+    @field_validator("response_timeout", "sign_off_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be a positive duration, e.g. P3D (three days) or PT12H")
         return value
 
-    @field_validator("notify")
+    @field_validator("notify", "deliver_to", "deliver_cc")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
         return _check_addresses(value)

@@ -21,7 +21,9 @@ Layout of one period ``<YYYY-MM>`` and reporting unit ``<code>``:
 - ``inputs/<YYYY-MM>/<code>.json``: the office's inputs the unit's month used and where they came from (the
   form's answer, a timeout, the inputs file), kept so that a rerun or a backfill does not ask again;
 - ``reports/<YYYY-MM>/``: the unit's report set ``bao-cao-tthc-<code>-<YYYY-MM>`` + ``.docx``, ``.pdf``,
-  ``.evidence.json``, and the period's ``run-summary.json``, written by a run's last task.
+  ``.evidence.json``, and the period's ``run-summary.json``, written by a run's last task; beside a set
+  that is final (approved by the office, or written for a unit without sign-off) its marker
+  ``bao-cao-tthc-<code>-<YYYY-MM>.final.json`` (who approved and when, the .docx's digest).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the ru
 # A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
 REPORT_PREFIX = "bao-cao-tthc"
 REPORT_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "evidence": ".evidence.json"}
+FINAL_SUFFIX = ".final.json"  # beside a report set that is final; not a file of the set (never served)
 # The province's consolidated set of a period: the letter, its PDF and the workbook of every unit's figures.
 PROVINCE_PREFIX = "tong-hop-tthc"
 PROVINCE_SUFFIXES = {"docx": ".docx", "pdf": ".pdf", "xlsx": ".xlsx"}
@@ -213,6 +216,14 @@ class DistrictFiles:
         """
         folder = self.report_dir
         return {kind: folder / name for kind, name in report_names(self.unit_code, self.period).items()}
+
+    @property
+    def report_final(self) -> Any:
+        """The marker of a final report set (``tthc.pipeline.finalize_report``): it exists only beside its .docx.
+
+        Removed first whenever the set is withdrawn, so a re-rendered draft is never taken for the approved one.
+        """
+        return self.report_dir / f"{REPORT_PREFIX}-{self.unit_code}-{self.period}{FINAL_SUFFIX}"
 
     @property
     def run_summary(self) -> Any:

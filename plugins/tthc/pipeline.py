@@ -174,13 +174,14 @@ def withdraw_report(month: DistrictMonth) -> list[str]:
 
     Called before anything that makes the set stale (new rows in the warehouse, a new rendering), so a
     process killed at any later point leaves no report rather than one that disagrees with the
-    warehouse. The run summary goes too, whole: it lists the reports written by the run that made it,
-    and editing one district's entry while other districts' tasks do the same would lose updates; the
-    run's ``summarize`` task writes it again at the end of every run.
+    warehouse. The set's final marker goes first: a new rendering is a draft until made final again. The
+    run summary goes too, whole: it lists the reports written by the run that made it, and editing one
+    district's entry while other districts' tasks do the same would lose updates; the run's ``summarize``
+    task writes it again at the end of every run.
     """
     files = month.files.report_set
-    removed = [str(path) for path in (month.files.run_summary, files["docx"], files["pdf"], files["evidence"])
-               if remove_file(path)]
+    removed = [str(path) for path in (month.files.report_final, month.files.run_summary, files["docx"], files["pdf"],
+                                      files["evidence"]) if remove_file(path)]
     for path in files.values():
         removed += [str(leftover) for leftover in remove_leftover_temps(path)]
     province = month.config.hierarchy_for(month.period).province
@@ -394,6 +395,67 @@ def write_report(month: DistrictMonth, input_params: dict[str, Any] | None = Non
             "warnings": [f"{unit.code}: {w}" for w in warnings]}
 
 
+class SignOffError(Exception):
+    """A report cannot be made final: no report set, or its office signs off and did not approve it."""
+
+
+def finalize_report(month: DistrictMonth, decision: dict[str, Any] | None, run_id: str,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Mark the unit's report set of the period final: who approved it and when, in its evidence and its marker.
+
+    ``decision`` is the office's sign-off (``approved``, ``by`` {id, name}, ``at``, ``comment``), None when the
+    unit has no sign-off (``office_inputs``): its report is final as written, or when the office was not asked
+    again because it approved this very rendering before (kept as it was). A unit that signs off needs an
+    approval: anything else raises ``SignOffError``, leaving the set a draft. The evidence gets ``final`` (the
+    same record as the marker ``tthc.locations.DistrictFiles.report_final``, which is written last and holds
+    the .docx's digest, so a marker never vouches for another rendering).
+    """
+    unit, period, files = month.unit, month.period, month.files
+    report_set = files.report_set
+    if not report_set["docx"].exists():
+        raise SignOffError(f"district {unit.code}, period {period.name}: no report at {report_set['docx']} to make "
+                           "final: run write_report first")
+    signs_off = month.config.office_inputs.for_unit(unit.code).sign_off
+    kept = final_record(month)
+    if signs_off and decision is None and kept is not None and kept.get("signed_off"):
+        log.info("district %s %s: report approved before (this rendering): kept final", unit.code, period.name)
+        return {**kept, "marker": str(files.report_final), "reused": True}
+    if signs_off and not (decision and decision.get("approved")):
+        raise SignOffError(f"district {unit.code}, period {period.name}: the office signs its report off "
+                           f"(office_inputs.units.{unit.code}.sign_off) and has not approved this rendering: "
+                           "it stays a draft. Clear task district.sign_off of this unit to ask again")
+    approval = (decision or {}) if signs_off else {}
+    record: dict[str, Any] = {
+        "final": True, "signed_off": signs_off, "approved_by": approval.get("by"),
+        "approved_at": approval.get("at"), "comment": approval.get("comment"), "run_id": run_id,
+        "finalized_at": (now or datetime.now(UTC)).isoformat(),
+        "docx_sha256": hashlib.sha256(report_set["docx"].read_bytes()).hexdigest()}
+    evidence = json.loads(report_set["evidence"].read_text(encoding="utf-8"))
+    evidence["final"] = record
+    atomic_write_bytes(report_set["evidence"], json.dumps(evidence, ensure_ascii=False, indent=1,
+                                                          default=str).encode("utf-8"))
+    atomic_write_bytes(files.report_final, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+    who = (record["approved_by"] or {}).get("name") or (record["approved_by"] or {}).get("id")
+    log.info("district %s %s: report final (%s)", unit.code, period.name,
+             f"approved by {who} at {record['approved_at']}" if signs_off else "no sign-off configured")
+    return {**record, "marker": str(files.report_final), "reused": False}
+
+
+def final_record(month: DistrictMonth) -> dict[str, Any] | None:
+    """The final marker of the unit's report set of the period, None when the set is a draft (or absent).
+
+    A marker whose digest is not that of the .docx beside it (a rendering made after the approval, by a
+    process that died before withdrawing the marker) does not count.
+    """
+    files = month.files
+    try:
+        record = json.loads(files.report_final.read_text(encoding="utf-8"))
+        docx = files.report_set["docx"].read_bytes()
+    except (OSError, ValueError):
+        return None
+    return record if record.get("docx_sha256") == hashlib.sha256(docx).hexdigest() else None
+
+
 def _with_inputs_evidence(evidence: bytes, record: Any) -> bytes:
     """The metrics evidence with ``inputs``: where the report's office inputs came from and which were defaulted."""
     from tthc.report.context import inputs_evidence
@@ -538,12 +600,14 @@ def write_province_outputs(config: PipelineConfig, period: Period, root: Any, wa
 
     Reads, for each unit in force, its warehouse rows when its report's .docx exists (a report is
     published with the rows it shows, ``publish_report``), so the province's figures are those of the
-    reports it gathers, whichever runs wrote them. Units without a report are named in the report, the
-    workbook and the result (``missing``). The set is published as the units' are: the old one
-    withdrawn, then the workbook, the PDF and the .docx last. With no unit reported, nothing is written.
+    reports it gathers, whichever runs wrote them. A unit whose office signs its report off counts only
+    once it approved it (``final_record``): a draft is left out, as a missing report. Units without a report
+    are named in the report, the workbook and the result (``missing``). The set is published as the units'
+    are: the old one withdrawn, then the workbook, the PDF and the .docx last. With no unit reported,
+    nothing is written.
     """
     from tthc import report, warehouse
-    from tthc.locations import DistrictFiles, province_set
+    from tthc.locations import province_set
     from tthc.province import consolidate, unit_month
     from tthc.report.province import build_province_context
     from tthc.workbook import workbook_bytes
@@ -552,7 +616,12 @@ def write_province_outputs(config: PipelineConfig, period: Period, root: Any, wa
     province, months = hierarchy.province, {}
     with warehouse.connected(warehouse_url) as engine:
         for unit in hierarchy.reporting_units:
-            if not DistrictFiles(root, period.name, unit.code).report_set["docx"].exists():
+            month = DistrictMonth(config, period, unit, root, warehouse_url)
+            if not month.files.report_set["docx"].exists():
+                continue
+            if config.office_inputs.for_unit(unit.code).sign_off and final_record(month) is None:
+                log.warning("province %s %s: %s's report is a draft its office has not approved: left out",
+                            province.code, period.name, unit.code)
                 continue
             rows, feedback = (warehouse.dossier_rows(engine, period.name, unit.code),
                               warehouse.feedback_row(engine, period.name, unit.code))

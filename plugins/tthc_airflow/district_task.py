@@ -83,3 +83,11 @@ def district_task(config: PipelineConfig, **task_options: Any) -> Callable[[Step
         return task(map_index_template=MAP_INDEX_TEMPLATE, multiple_outputs=False, **task_options)(run)
 
     return declare
+
+
+def sibling_result(task_id: str) -> Any:
+    """The XCom of task ``task_id`` of the running task's group, same map index; None when it pushed none
+    (skipped)."""
+    ti = get_current_context()["ti"]
+    group = ti.task_id.rpartition(".")[0]
+    return ti.xcom_pull(task_ids=f"{group}.{task_id}" if group else task_id, map_indexes=ti.map_index)

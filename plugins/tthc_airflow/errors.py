@@ -15,10 +15,12 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowTaskTimeout
 
 def _permanent(exc: BaseException) -> bool:
     from tthc.config import ConfigError
+    from tthc.delivery import DeliveryError
     from tthc.inputs import InputsError
     from tthc.landing import LandingError
     from tthc.metrics import DataError
     from tthc.periods import PeriodError
+    from tthc.pipeline import SignOffError
     from tthc.records import RecordError
     from tthc.sources import SourceError
     from tthc.units import UnitsError
@@ -26,7 +28,7 @@ def _permanent(exc: BaseException) -> bool:
     if isinstance(exc, SourceError):
         return not exc.retryable
     return isinstance(exc, DataError | LandingError | RecordError | ConfigError | PeriodError | UnitsError
-                      | InputsError)
+                      | InputsError | SignOffError | DeliveryError)
 
 
 @contextmanager

@@ -24,16 +24,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-from airflow.providers.standard.operators.hitl import HITLEntryOperator
+from airflow.providers.standard.operators.hitl import HITLEntryOperator, HITLOperator
 
 from tthc_airflow.district_task import MAP_INDEX_KEY, MAP_INDEX_TEMPLATE
 from tthc_airflow.params import OFFICE_FORM_PREFIX, office_form_params
 
 if TYPE_CHECKING:
     from tthc.config import OfficeInputs, PipelineConfig
+    from tthc.district_month import DistrictMonth
 
 FORM_TASK_ID = "office_inputs"  # in the group "district": district.office_inputs
-_DAY = timedelta(days=1)
 
 
 class OfficeFormMail(SmtpNotifier):
@@ -67,31 +67,55 @@ def _base_url() -> str:
     return base_url()
 
 
-class OfficeInputsForm(HITLEntryOperator):
-    """A unit's month inputs, asked of its office (``unit``: the dict of ``plan_run``, mapped by the group)."""
+class OfficeAction(HITLOperator):
+    """What a unit office's Required Actions share (the inputs form, the sign-off of the report): the unit
+    (``unit``: the dict of ``plan_run``, mapped by the group) shown on the map index, its month, and its
+    assignees, deadline and announcing mail (``office_inputs`` settings of the unit)."""
 
-    template_fields = (*HITLEntryOperator.template_fields, "unit")
+    template_fields = (*HITLOperator.template_fields, "unit")
 
     def __init__(self, *, config: PipelineConfig, unit: Any, **kwargs: Any) -> None:
-        defaults = config.office_inputs.defaults
-        super().__init__(subject="Đầu vào báo cáo cải cách thủ tục hành chính tháng",
-                         response_timeout=defaults.response_timeout,
-                         map_index_template=MAP_INDEX_TEMPLATE, **kwargs)
+        super().__init__(map_index_template=MAP_INDEX_TEMPLATE, **kwargs)
         self.config = config
         self.unit = unit
-        self.mail_text = ""
+        self.mail_text = ""  # the announcing mail's sentence (OfficeFormMail)
+
+    def unit_month(self, context: Any) -> DistrictMonth:
+        """The unit's month, its name put on the map index (a permanent error fails at once)."""
+        from tthc_airflow.district_task import district_month
+        from tthc_airflow.errors import fail_fast
+
+        context[MAP_INDEX_KEY] = self.unit["label"]
+        with fail_fast():
+            return district_month(self.config, self.unit)
+
+    def assign(self, settings: OfficeInputs, timeout: timedelta) -> None:
+        """The unit's users, the time they have to answer, and the mail telling ``settings.notify``."""
+        self.assigned_users = [{"id": user.id, "name": user.name} for user in settings.assigned_users] or None
+        self.response_timeout = timeout
+        notify = self.config.notifications
+        self.notifiers = ([OfficeFormMail(settings.notify, notify.from_email, notify.smtp_conn_id)]
+                          if settings.notify else [])
+
+
+class OfficeInputsForm(OfficeAction, HITLEntryOperator):
+    """A unit's month inputs, asked of its office."""
+
+    template_fields = OfficeAction.template_fields
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(subject="Đầu vào báo cáo cải cách thủ tục hành chính tháng",
+                         response_timeout=kwargs["config"].office_inputs.defaults.response_timeout, **kwargs)
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.exceptions import AirflowSkipException, ParamValidationError
 
         from tthc import pipeline
-        from tthc_airflow.district_task import district_month
         from tthc_airflow.errors import fail_fast
         from tthc_airflow.params import inputs_from_run
 
-        context[MAP_INDEX_KEY] = self.unit["label"]
+        month = self.unit_month(context)
         with fail_fast():
-            month = district_month(self.config, self.unit)
             plan = pipeline.office_form(month, inputs_from_run(context["params"]), OFFICE_FORM_PREFIX)
         if not plan["ask"]:
             raise AirflowSkipException(f"{self.unit['label']}, {month.period.name}: the office is not asked: "
@@ -109,22 +133,18 @@ class OfficeInputsForm(HITLEntryOperator):
 
     def _address(self, month: Any, settings: OfficeInputs, reason: str) -> None:
         """Subject, body, assignees, deadline and mail of this unit's form."""
-        period, unit = month.period, month.unit
-        self.subject = f"Đầu vào báo cáo TTHC tháng {period.month:02d}/{period.year}: {unit.name}"
+        from tthc.delivery import month_words
+
+        (month_text, window), unit = month_words(month.period), month.unit
+        self.subject = f"Đầu vào báo cáo TTHC {month_text}: {unit.name}"
         hours = settings.response_timeout.total_seconds() / 3600
-        self.mail_text = (f"Đề nghị {unit.name} nhập thông tin báo cáo tháng {period.month:02d}/{period.year} "
-                          f"(kỳ {period.start_date:%d/%m/%Y} – {(period.end_date - _DAY):%d/%m/%Y}) trong vòng "
-                          f"{hours:g} giờ.")
+        self.mail_text = f"Đề nghị {unit.name} nhập thông tin báo cáo {month_text} ({window}) trong vòng {hours:g} giờ."
         self.body = (
             f"{self.mail_text} Quá hạn, báo cáo vẫn được lập với các câu trung tính cho những nội dung chưa nhập "
             "và hồ sơ minh chứng ghi rõ nội dung nào chưa nhập.\n\n"
             "Các trường để trống: báo cáo dùng câu trung tính. Mỗi đoạn văn cách nhau một dòng trống.\n\n"
             f"*({reason})*")
-        self.assigned_users = [{"id": user.id, "name": user.name} for user in settings.assigned_users] or None
-        self.response_timeout = settings.response_timeout
-        notify = self.config.notifications
-        self.notifiers = ([OfficeFormMail(settings.notify, notify.from_email, notify.smtp_conn_id)]
-                          if settings.notify else [])
+        self.assign(settings, settings.response_timeout)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         context[MAP_INDEX_KEY] = self.unit["label"]
@@ -151,9 +171,6 @@ def office_form(config: PipelineConfig, unit: Any) -> OfficeInputsForm:
 
 def form_answer() -> dict[str, Any] | None:
     """The answer of this map index's form (its XCom), None when the form was skipped."""
-    from airflow.sdk import get_current_context
+    from tthc_airflow.district_task import sibling_result
 
-    ti = get_current_context()["ti"]
-    group = ti.task_id.rpartition(".")[0]
-    task_id = f"{group}.{FORM_TASK_ID}" if group else FORM_TASK_ID
-    return ti.xcom_pull(task_ids=task_id, map_indexes=ti.map_index)
+    return sibling_result(FORM_TASK_ID)

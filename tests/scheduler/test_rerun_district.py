@@ -41,7 +41,11 @@ GROUP_TASKS = ["district.extract_dossiers", "district.extract_feedback", "distri
 # The group's other tasks: the office's form (skipped, the bundled configuration asks nobody) and the
 # step that keeps its inputs. The README's rerun clears the five above; validate reads the kept inputs.
 FORM_TASKS = ["district.office_inputs", "district.record_inputs"]
-SKIPPED = {"district.office_inputs"}
+# After the report, cleared with it (downstream): the office's sign-off (skipped, nobody signs off in the
+# bundled configuration), the report made final, its delivery (skipped, no recipients configured).
+AFTER_REPORT = ["district.sign_off", "district.finalize_report", "district.deliver_report"]
+# announce_province skips too: two of twelve districts make no complete period, so nothing is announced.
+SKIPPED = {"district.office_inputs", "district.sign_off", "district.deliver_report", "announce_province"}
 # Downstream of every district: the province's consolidation and its announcement, then the run's summary.
 AFTER_DISTRICTS = [("consolidate_province", -1), ("announce_province", -1), ("summarize", -1)]
 SOURCES = {simulator_server.DOSSIERS_PATH: "dossiers", simulator_server.FEEDBACK_PATH: "feedback"}
@@ -162,7 +166,7 @@ def affected(answer: dict[str, Any]) -> list[tuple[str, int]]:
 def test_the_district_clear_targets_its_map_index_and_summarize_only(first_run: dict[str, Any],
                                                                      rerun: dict[str, Any]) -> None:
     map_index = first_run["index"][RERUN]
-    want = sorted([(t, map_index) for t in GROUP_TASKS] + AFTER_DISTRICTS)
+    want = sorted([(t, map_index) for t in GROUP_TASKS + AFTER_REPORT] + AFTER_DISTRICTS)
     assert affected(rerun["preview"]) == want
     assert affected(rerun["cleared"]) == want
 
@@ -171,7 +175,7 @@ def test_the_cleared_district_runs_again_and_no_other(first_run: dict[str, Any],
     assert rerun["run"]["state"] == "success", rerun["run"]
     map_index = first_run["index"][RERUN]
     for (task_id, index), ti in rerun["tis"].items():
-        again = (index == map_index and task_id in GROUP_TASKS) or (task_id, -1) in AFTER_DISTRICTS
+        again = (index == map_index and task_id in GROUP_TASKS + AFTER_REPORT) or (task_id, -1) in AFTER_DISTRICTS
         assert ti["try_number"] == (2 if again else 1), (task_id, index, ti["try_number"])
         assert ti["state"] == ("skipped" if task_id in SKIPPED else "success"), (task_id, index, ti["state"])
 
@@ -198,7 +202,8 @@ def test_the_group_clear_of_the_grid_reruns_every_district(airflow_stack: Airflo
     Tasks") lists every district of the run, then summarize. Confirmed, every district runs again.
     """
     stack, run_id, index = airflow_stack, first_run["run_id"], first_run["index"]
-    every = sorted([(t, i) for t in GROUP_TASKS + FORM_TASKS for i in index.values()] + AFTER_DISTRICTS)
+    every = sorted([(t, i) for t in GROUP_TASKS + FORM_TASKS + AFTER_REPORT for i in index.values()]
+                   + AFTER_DISTRICTS)
     preview = stack.api("POST", f"/dags/{DAG_ID}/clearTaskInstances",
                         json=group_clear_body(stack, run_id, dry_run=True))
     assert affected(preview) == every
