@@ -24,14 +24,22 @@ the same work costs at least, measured in the same run on the same machine, and 
 
 The month is synthetic and deterministic: the simulator's records of Huyện Cao Lãnh (873) for period
 2023-11 (5,157 dossiers, 22 feedback items, exactly the shape of docs/sources.md, personal data
-included), sampled evenly below that size and repeated above it, each copy with its own ids (the sequence
-number of ``MaHoSo``/``id`` moved up by 10,000/1,000 per copy) and its times moved by one second per copy
-(so that parsing meets distinct values, as with real data). Feedback keeps the simulator's ratio to
-dossiers. Sizes: ``--size`` and its 1/10 and 1/100. Seconds are the best of ``--repeat`` runs; memory
-is the process's resident set: its peak during the stage (``VmHWM``, reset before each stage through
-``/proc/self/clear_refs``) and that peak above the resident set at the stage's start.
+included), sampled evenly below that size and repeated above it, each copy as the simulator's ``--scale`` makes it
+(``simulator/scale.py``: its own ids, its times moved by a second per copy within their day, so that
+parsing meets distinct values as with real data and every count is the original's). Feedback keeps
+the simulator's ratio to dossiers. Sizes: ``--size`` and its 1/10 and 1/100. Seconds are the best of
+``--repeat`` runs; memory is the process's resident set: its peak during the stage (``VmHWM``, reset
+before each stage through ``/proc/self/clear_refs``) and that peak above the resident set at the stage's
+start.
+
+A whole month is measured with ``--month``: the DAG through ``scripts/run_month.py`` (LocalExecutor,
+parallelism one task per core, PostgreSQL when one answers) against the simulator at ``--scale`` (every
+window served that many times), beside its floor: a plain script that pages through the same units'
+pages and computes the month's counts with pandas, checked to read the same number of dossiers.
 
     python scripts/bench.py [--size 100000] [--repeat 2] [--no-pdf]
+    python scripts/bench.py --month 2023-11 --scale 18        # twelve districts, about a million dossiers
+    python scripts/bench.py --month 2026-11 --scale 2         # 102 communes and wards
     make bench
 """
 
@@ -51,7 +59,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +70,6 @@ DISTRICT = "873"
 PERIOD = "2023-11"
 ONE_STOP_TOKEN = "sim-one-stop-token"
 HOTLINE_KEY = "sim-hotline-key"
-DOSSIER_SEQ_STEP = 10_000  # MaHoSo ends in a 4-digit sequence number: copies never collide
-FEEDBACK_SEQ_STEP = 1_000  # feedback ids end in a 3-digit one
 
 
 # ---- the synthetic month ---------------------------------------------------------------------------
@@ -84,45 +90,16 @@ def _pick(records: list[dict[str, Any]], n: int) -> list[tuple[int, dict[str, An
     return picked
 
 
-def _shift_compact(text: str | None, seconds: int) -> str | None:
-    if text is None or seconds == 0:
-        return text
-    moment = datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
-                      int(text[12:14])) + timedelta(seconds=seconds)
-    return moment.strftime("%Y%m%d%H%M%S")
-
-
-def _shift_iso(text: str | None, seconds: int) -> str | None:
-    if text is None or seconds == 0:
-        return text
-    return (datetime.fromisoformat(text) + timedelta(seconds=seconds)).isoformat()
-
-
-def _renumber(record_id: str, copy: int, step: int) -> str:
-    head, _, seq = record_id.rpartition("-")
-    return f"{head}-{int(seq) + copy * step:0{len(seq)}d}"
-
-
 def synthetic_month(dossiers: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The raw records (as the systems send them) of a month of ``dossiers`` dossiers; same size, same records."""
+    from simulator.scale import copy_dossier, copy_feedback
     from tthc.periods import parse_period
 
     period = parse_period(PERIOD)
     base_d, base_f = _base(period.start_date, period.end_date)
-    out_d = []
-    for copy, record in _pick(base_d, dossiers):
-        clone = dict(record)
-        clone["MaHoSo"] = _renumber(record["MaHoSo"], copy, DOSSIER_SEQ_STEP)
-        for name in ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat"):
-            clone[name] = _shift_compact(record[name], copy)
-        out_d.append(clone)
-    out_f = []
-    for copy, item in _pick(base_f, max(1, round(dossiers * len(base_f) / len(base_d)))):
-        clone = dict(item)
-        clone["id"] = _renumber(item["id"], copy, FEEDBACK_SEQ_STEP)
-        for name in ("received_at", "due_at", "answered_at"):
-            clone[name] = _shift_iso(item[name], copy)
-        out_f.append(clone)
+    out_d = [copy_dossier(record, copy) for copy, record in _pick(base_d, dossiers)]
+    out_f = [copy_feedback(item, copy)
+             for copy, item in _pick(base_f, max(1, round(dossiers * len(base_f) / len(base_d))))]
     out_d.sort(key=lambda r: r["MaHoSo"])  # the contract's order
     out_f.sort(key=lambda r: r["id"])
     return out_d, out_f
@@ -229,10 +206,16 @@ def landing_floor(dossiers: list[dict[str, Any]], feedback: list[dict[str, Any]]
 
 def metrics_floor(dossiers_path: Path, feedback_path: Path, start: datetime, end: datetime) -> Any:
     """The 14 counts per handling unit (and the 8 feedback counts) with the least work pandas allows."""
-    import pandas as pd
     import pyarrow.parquet as pq
 
-    frame = pq.read_table(dossiers_path).to_pandas()
+    return floor_counts(pq.read_table(dossiers_path).to_pandas(), pq.read_table(feedback_path).to_pandas(),
+                        start, end)
+
+
+def floor_counts(frame: Any, items: Any, start: datetime, end: datetime) -> Any:
+    """The counts of ``metrics_floor`` from frames with the landed columns (``LePhi`` flattened)."""
+    import pandas as pd
+
     start_n, end_n = pd.Timestamp(start.replace(tzinfo=None)), pd.Timestamp(end.replace(tzinfo=None))
 
     def compact(name: str) -> pd.Series:  # naive local time: Asia/Ho_Chi_Minh has no transition since 1975
@@ -261,7 +244,6 @@ def metrics_floor(dossiers_path: Path, feedback_path: Path, start: datetime, end
     flags["paid_online"] = flags["fee_dossiers"] & frame["LePhi_ThanhToanTrucTuyen"].fillna(False)
     counts = flags.groupby(frame["MaDonVi"]).sum()
 
-    items = pq.read_table(feedback_path).to_pandas()
     times = {name: pd.to_datetime(items[name], format="ISO8601", utc=True) for name in
              ("received_at", "due_at", "answered_at")}
     in_period = (times["received_at"] >= start) & (times["received_at"] < end)
@@ -393,6 +375,126 @@ def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[
     return [s for s in stages.values() if s.runs], info
 
 
+# ---- a whole month of a province: the DAG against its floor ----------------------------------------------
+
+
+def _raw_frames(records: list[dict[str, Any]], items: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """Frames of raw records with ``LePhi`` flattened as landing flattens it, for ``floor_counts``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    fee = frame.pop("LePhi") if "LePhi" in frame else pd.Series([None] * len(frame))
+    frame["LePhi_present"] = fee.notna()
+    frame["LePhi_SoTien"] = [f.get("SoTien") if isinstance(f, dict) else None for f in fee]
+    frame["LePhi_ThanhToanTrucTuyen"] = [bool(f.get("ThanhToanTrucTuyen")) if isinstance(f, dict) else False
+                                         for f in fee]
+    return frame, pd.DataFrame(items, columns=["id", "status", "received_at", "due_at", "answered_at"])
+
+
+def plain_month(url: str, codes: list[str], period: Any) -> dict[str, int]:
+    """The floor of a whole month: bare HTTP paging of every unit's pages, then vectorised counts per unit."""
+    import requests
+
+    session, totals = requests.Session(), {"dossiers": 0, "feedback": 0, "received": 0}
+    window = {"active_from": str(period.start_date), "active_to": str(period.end_date)}
+    for code in codes:
+        records, page = [], 1
+        while True:
+            body = session.get(f"{url}/api/v1/dossiers", params={"district": code, **window, "page": page,
+                                                                  "page_size": 1000},
+                               headers={"Authorization": f"Bearer {ONE_STOP_TOKEN}"}, timeout=120).json()
+            records += body["data"]
+            if page >= body["total_pages"]:
+                break
+            page += 1
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"district": code, "received_from": str(period.start_date),
+                                  "received_to": str(period.end_date), "limit": 500}
+        while True:
+            body = session.get(f"{url}/api/v2/feedback", params=params, headers={"X-API-Key": HOTLINE_KEY},
+                               timeout=120).json()
+            items += body["items"]
+            if not body["next_cursor"]:
+                break
+            params["cursor"] = body["next_cursor"]
+        counts, _ = floor_counts(*_raw_frames(records, items), period.start, period.end)
+        totals["dossiers"] += len(records)
+        totals["feedback"] += len(items)
+        totals["received"] += int(counts["received"].sum())
+    return totals
+
+
+@contextmanager
+def scaled_simulator(scale: int) -> Iterator[str]:
+    """The bundled simulator serving every window ``scale`` times (``python -m simulator --scale``), own process."""
+    child = subprocess.Popen([sys.executable, "-m", "simulator", "--port", "0", "--quiet", "--scale", str(scale)],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"the simulator did not start (exit {child.poll()})")
+        yield line.strip().rsplit(" ", 1)[-1]
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+BENCH_DATABASES = "tthc_bench"  # run_month's PostgreSQL databases for the bench: tthc_bench_airflow, _warehouse
+
+
+def _drop_bench_databases() -> None:
+    """A month's bench starts from empty databases (not the developer's ``make standalone`` ones)."""
+    from sqlalchemy import create_engine, text
+
+    server = os.environ.get("TTHC_STANDALONE_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    try:
+        admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            for name in (f"{BENCH_DATABASES}_airflow", f"{BENCH_DATABASES}_warehouse"):
+                conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+    except Exception as exc:  # no server: run_month falls back to SQLite, one task at a time
+        print(f"no PostgreSQL for the bench's databases ({type(exc).__name__})", flush=True)
+
+
+def bench_month(period_name: str, scale: int, districts: list[str], executor: bool, work: Path) -> list[str]:
+    """The whole DAG for a period (``scripts/run_month.py``) against the simulator at ``scale``, beside its floor."""
+    from tthc.config import load_config
+    from tthc.locations import run_summary_path
+    from tthc.periods import parse_period
+
+    config = load_config()
+    period = parse_period(period_name, config.schedule.convention)
+    codes = districts or [unit.code for unit in config.hierarchy_for(period).reporting_units]
+    home = work / "airflow-home"
+    _drop_bench_databases()
+    with scaled_simulator(scale) as url:
+        plain_month(url, codes[:1], period)  # the simulator builds and caches its windows on first ask
+        floor_run, totals = measure(lambda: plain_month(url, codes, period))
+        command = [sys.executable, str(ROOT / "scripts" / "run_month.py"), "--period", period.name, "--home",
+                   str(home), "--source-url", url, "--databases", BENCH_DATABASES,
+                   *(["--use-executor"] if executor else []),
+                   *(["--districts", *districts] if districts else [])]
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the month's run failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+    summary = json.loads(run_summary_path(home / "tthc-data", period.name).read_text(encoding="utf-8"))
+    if summary["dossiers_read"] != totals["dossiers"]:
+        raise AssertionError(f"the run read {summary['dossiers_read']} dossiers, the floor {totals['dossiers']}")
+    records = totals["dossiers"] + totals["feedback"]
+    how = "LocalExecutor (`dags test --use-executor`)" if executor else "serial (`dags test`)"
+    return [f"Period {period.name}, {len(codes)} unit(s), simulator at scale {scale}: {totals['dossiers']:,} "
+            f"dossiers and {totals['feedback']:,} feedback items; {summary['reports_written']} report(s); {how}.\n",
+            "| run | seconds | records/s | floor s | ratio |", "|---|---:|---:|---:|---:|",
+            f"| whole DAG, every output | {seconds:.1f} | {records / seconds:,.0f} | {floor_run.seconds:.1f} | "
+            f"{seconds / floor_run.seconds:.2f}× |",
+            f"| plain script (floor: paging + counts) | {floor_run.seconds:.1f} | "
+            f"{records / floor_run.seconds:,.0f} | — | — |"]
+
+
 # ---- the report --------------------------------------------------------------------------------------
 
 
@@ -444,6 +546,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per stage and size; the best is shown")
     parser.add_argument("--no-pdf", action="store_true", help="skip the LibreOffice conversion")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--month", metavar="YYYY-MM",
+                        help="instead: the whole DAG for this period against the simulator at --scale, with its floor")
+    parser.add_argument("--scale", type=int, default=1, help="with --month: the simulator's --scale (default 1)")
+    parser.add_argument("--districts", nargs="*", default=[], help="with --month: these units only (default: all)")
+    parser.add_argument("--serial", action="store_true", help="with --month: `dags test` without the executor")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -451,6 +558,11 @@ def main() -> None:
         return
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()
+    if args.month:
+        with tempfile.TemporaryDirectory(prefix="tthc-bench-month-") as tmp:
+            print("\n".join(bench_month(args.month, args.scale, args.districts, not args.serial, Path(tmp))))
+        print(f"\nbench took {time.perf_counter() - started:.0f} s")
+        return
     from tthc.quality.runner import GxSession
 
     gx_import = GxSession().import_seconds  # once per task process: not part of any district's validation

@@ -9,6 +9,8 @@ Airflow home and replaces the period's files and warehouse rows with identical o
 
     python scripts/run_month.py [--period YYYY-MM] [--districts 872 874] [--fault-rate 0.3]
     python scripts/run_month.py --standalone    # the Airflow UI with the same DAG and simulator
+    python scripts/run_month.py --use-executor  # tasks in parallel through the LocalExecutor (PostgreSQL)
+    python scripts/run_month.py --source-url http://127.0.0.1:8089   # a simulator already running
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def airflow_env(home: Path) -> dict[str, str]:
     return env
 
 
-def use_postgres(env: dict[str, str], server: str) -> bool:
+def use_postgres(env: dict[str, str], server: str, prefix: str = "tthc") -> bool:
     """Put the Airflow metadata and the warehouse on PostgreSQL when one answers; SQLite otherwise.
 
     Why: with SQLite, twelve district tasks writing at once under a real scheduler lock the database and
@@ -73,7 +75,7 @@ def use_postgres(env: dict[str, str], server: str) -> bool:
         admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             existing = set(conn.execute(text("select datname from pg_database")).scalars())
-            for name in ("tthc_airflow", "tthc_warehouse"):
+            for name in (f"{prefix}_airflow", f"{prefix}_warehouse"):
                 if name not in existing:
                     conn.execute(text(f'create database "{name}"'))
         admin.dispose()
@@ -84,9 +86,10 @@ def use_postgres(env: dict[str, str], server: str) -> bool:
             env["AIRFLOW__CORE__PARALLELISM"] = "1"
         return False
     url = make_url(server)
-    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url.set(database="tthc_airflow").render_as_string(False))
+    env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                   url.set(database=f"{prefix}_airflow").render_as_string(False))
     env.setdefault("AIRFLOW_CONN_TTHC_WAREHOUSE", url.set(drivername="postgresql",
-                                                          database="tthc_warehouse").render_as_string(False))
+                                                          database=f"{prefix}_warehouse").render_as_string(False))
     return True
 
 
@@ -103,6 +106,40 @@ def start_simulator(env: dict[str, str], fault_rate: float) -> tuple[subprocess.
             break
     proc.kill()
     raise SystemExit("the simulator did not start; run `python -m simulator --port 8089` to see why")
+
+
+def start_api_server(env: dict[str, str], home: Path) -> subprocess.Popen[bytes]:
+    """``airflow api-server`` on a free loopback port, for tasks run through an executor.
+
+    Why: in Airflow 3 a task process does not touch the metadata database; it reports to the API server's
+    execution API, which checks the token it was given with the shared JWT secret. ``dags test`` without an
+    executor runs the tasks in its own process and needs none.
+    """
+    import secrets
+    import socket
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env.update({"AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/"})
+    env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(32))
+    log = (home / "api-server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "api-server"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if requests.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return proc
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    proc.kill()
+    raise SystemExit(f"the API server did not start: see {home / 'api-server.log'}")
 
 
 def connect(env: dict[str, str], base_url: str) -> None:
@@ -159,7 +196,14 @@ def main() -> int:
                         help="print the shell exports of this Airflow home (for airflow CLI commands) and exit")
     parser.add_argument("--postgres", default=os.environ.get("TTHC_STANDALONE_POSTGRES",
                                                              "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"),
-                        help="server for the metadata and warehouse databases of --standalone, when one answers")
+                        help="server for the metadata and warehouse databases of --standalone and --use-executor, "
+                             "when one answers")
+    parser.add_argument("--databases", default="tthc",
+                        help="names of those databases: <this>_airflow and <this>_warehouse (default tthc)")
+    parser.add_argument("--use-executor", action="store_true",
+                        help="run the tasks through the LocalExecutor, in parallel (one per core), not one by one")
+    parser.add_argument("--source-url", help="the source systems' base URL, instead of starting the bundled "
+                                             "simulator (which must accept the simulator's credentials)")
     args = parser.parse_args()
 
     config = load_config()
@@ -179,7 +223,9 @@ def main() -> int:
         # The UI and the log servers on this machine only; the UI's login still applies.
         env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
         env.setdefault("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
-        database = "PostgreSQL" if use_postgres(env, args.postgres) else "SQLite"
+        database = "PostgreSQL" if use_postgres(env, args.postgres, args.databases) else "SQLite"
+    elif args.use_executor:  # tasks in parallel: SQLite would lock
+        database = "PostgreSQL" if use_postgres(env, args.postgres, args.databases) else "SQLite"
     else:
         database = "SQLite"  # `dags test` runs the tasks one by one in one process: no lock contention
 
@@ -190,15 +236,20 @@ def main() -> int:
     if run([sys.executable, "-m", "airflow", "db", "migrate"], env, home / "db-migrate.log") != 0:
         raise SystemExit(f"airflow db migrate failed: see {home / 'db-migrate.log'}")
 
-    say(f"starting the source-system simulator (fault rate {args.fault_rate:.0%})")
-    simulator, base_url = start_simulator(env, args.fault_rate)
+    if args.source_url:
+        simulator, base_url = None, args.source_url.rstrip("/")
+    else:
+        say(f"starting the source-system simulator (fault rate {args.fault_rate:.0%})")
+        simulator, base_url = start_simulator(env, args.fault_rate)
+    api_server: subprocess.Popen[bytes] | None = None
     try:
         connect(env, base_url)
-        say(f"simulator at {base_url}; connections tthc_one_stop and tthc_hotline_1022 point at it")
+        say(f"sources at {base_url}; connections tthc_one_stop and tthc_hotline_1022 point at them")
         if args.standalone:
             say("starting `airflow standalone`: open http://127.0.0.1:8080, DAG tthc_monthly_report (the report "
                 "of a month: Trigger, logical date = any day of the period)")
             return run([sys.executable, "-m", "airflow", "standalone"], env)
+        api_server = start_api_server(env, home) if args.use_executor else None
         conf = {"districts": args.districts or None}
         say(f"running DAG tthc_monthly_report for period {period.name} "
             f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
@@ -207,10 +258,13 @@ def main() -> int:
         labels = [unit["label"] for unit in plan(config, period, args.districts)]
         # The logical date is the period's start, as a scheduled run's is; the period is the one containing it.
         code = run([sys.executable, "-m", "airflow", "dags", "test", "tthc_monthly_report",
-                    period.start.isoformat(), "--conf", json.dumps(conf)], env, log, labels)
+                    period.start.isoformat(), "--conf", json.dumps(conf),
+                    *(["--use-executor"] if args.use_executor else [])], env, log, labels)
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+        for process in (simulator, api_server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
     if summary_file.exists():
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         say(f"summary for {summary['period']}: {summary['districts']} unit(s), "

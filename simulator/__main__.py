@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve broken records for a district (repeatable), e.g. 872:no_due_date,bad_status*200; "
              f"kinds: {', '.join(KINDS)}",
     )
+    parser.add_argument(
+        "--scale", type=int, default=1, metavar="N",
+        help="serve every window's records N times as distinct records, for load tests (default 1)",
+    )
     return parser
 
 
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.host, args.port, units_path=units_path, timeline=timeline, one_stop_token=args.one_stop_token,
             hotline_key=args.hotline_key, fault_rate=args.fault_rate, faults=args.faults,
             slow_seconds=args.slow_seconds, retry_after=args.retry_after, seed=args.seed, quiet=args.quiet,
-            corrupt=args.corrupt,
+            corrupt=args.corrupt, scale=args.scale,
         )
     except (OSError, ValueError) as exc:
         print(f"simulator: cannot start: {exc}", file=sys.stderr)

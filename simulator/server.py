@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from simulator import corrupt as corruption
-from simulator import data
+from simulator import data, scale
 from simulator.faults import FAULT_KINDS, FaultDecision, FaultInjector
 
 __all__ = [
@@ -93,6 +93,10 @@ class _Config:
     corrupt: corruption.Spec = field(default_factory=dict)
     corrupt_lock: threading.Lock = field(default_factory=threading.Lock)
     corrupt_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    # Opt-in load: every window's records served this many times, as distinct records (simulator.scale).
+    scale: int = 1
+    scale_lock: threading.Lock = field(default_factory=threading.Lock)
+    scale_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -106,6 +110,24 @@ class SimulatorServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], config: _Config) -> None:
         self.config = config
         super().__init__(address, _Handler)
+
+    def scaled(self, source: str, district: str, start: date, end: date,
+               records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The window's records times the configured scale (cached per window: a client pages through it)."""
+        config = self.config
+        if config.scale == 1:
+            return records
+        key = (source, district, start, end)
+        with config.scale_lock:
+            found = config.scale_cache.get(key)
+        if found is None:
+            grow = scale.scaled_dossiers if source == "dossiers" else scale.scaled_feedback
+            found = grow(records, config.scale)
+            with config.scale_lock:
+                if len(config.scale_cache) >= 8:  # a few units paged at once; a province month is large
+                    config.scale_cache.pop(next(iter(config.scale_cache)))
+                config.scale_cache[key] = found
+        return found
 
     def corrupted(self, source: str, hierarchy: data.Hierarchy, district: str, start: date, end: date,
                   records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -337,7 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
         page_size = self._int(params, "page_size", DOSSIER_PAGE_SIZE_DEFAULT, DOSSIER_PAGE_SIZE_MAX)
 
         fault = self._fault_for_request()
-        records = data.dossiers_in_window(district, active_from, active_to, hierarchy)
+        records = self.server.scaled("dossiers", district, active_from, active_to,
+                                     data.dossiers_in_window(district, active_from, active_to, hierarchy))
         total = len(records)
         broken = self.server.corrupted("dossiers", hierarchy, district, active_from, active_to, records)
         if broken is not None:
@@ -373,7 +396,8 @@ class _Handler(BaseHTTPRequestHandler):
         offset = _decode_cursor(params["cursor"], checksum) if "cursor" in params else 0
 
         fault = self._fault_for_request()
-        items = data.feedback_in_window(district, received_from, received_to, hierarchy)
+        items = self.server.scaled("feedback", district, received_from, received_to,
+                                   data.feedback_in_window(district, received_from, received_to, hierarchy))
         items = self.server.corrupted("feedback", hierarchy, district, received_from, received_to, items) or items
         page = items[offset:offset + limit]
         consumed = offset + len(page)
@@ -474,6 +498,7 @@ def make_server(
     seed: int = 1,
     quiet: bool = False,
     corrupt: Any = None,
+    scale: int = 1,
 ) -> SimulatorServer:
     """Bind (port 0 = a free port) and configure a server; the caller runs ``serve_forever``.
 
@@ -482,6 +507,8 @@ def make_server(
     :data:`simulator.data.DEFAULT_TIMELINE` (the 2023 districts, then from 2025-07-01 the 2025 communes
     and wards). The files are loaded and checked here, so a bad path fails at start, not on first request.
     """
+    if scale < 1:
+        raise ValueError(f"scale must be a whole number >= 1, not {scale}")
     if not one_stop_token or not hotline_key:
         raise ValueError("the one-stop token and the hotline key must not be empty")
     if units_path is not None and timeline is not None:
@@ -495,6 +522,7 @@ def make_server(
         faults=injector,
         quiet=quiet,
         corrupt=corruption.parse_spec(corrupt),
+        scale=scale,
     )
     return SimulatorServer((host, port), config)
 
@@ -565,18 +593,19 @@ def start_in_thread(
     seed: int = 1,
     quiet: bool = False,
     corrupt: Any = None,
+    scale: int = 1,
 ) -> SimulatorHandle:
     """Start a simulator in a daemon thread and return once it accepts connections.
 
     For tests and local tools: ``with start_in_thread() as sim: requests.get(sim.base_url + ...)``.
     ``units_path`` / ``timeline`` as for :func:`make_server` (default: the 2023 units, then the 2025 ones).
     ``corrupt`` (off by default) serves broken records, e.g. ``{"872": ["no_due_date", "bad_status*200"]}``
-    (see :mod:`simulator.corrupt`).
+    (see :mod:`simulator.corrupt`); ``scale`` serves every window's records that many times (:mod:`simulator.scale`).
     """
     server = make_server(
         host, port, units_path=units_path, timeline=timeline, one_stop_token=one_stop_token, hotline_key=hotline_key,
         fault_rate=fault_rate, faults=faults, slow_seconds=slow_seconds, retry_after=retry_after, seed=seed,
-        quiet=quiet, corrupt=corrupt,
+        quiet=quiet, corrupt=corrupt, scale=scale,
     )
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"simulator-{server.server_address[1]}",
