@@ -28,31 +28,50 @@ TMP_MARK = ".tmp-"  # in the name of a file being written: ``.<name>.tmp-<hex>``
 
 
 def atomic_write_bytes(path: Any, data: bytes) -> Any:
-    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half a file.
+    """Replace ``path`` with ``data`` so that a reader sees the old file or the new one, never half of either.
 
-    On a local disk the data is flushed to the device before the rename and the folder after it, so
-    that a host that loses power keeps either the old file or the new one, never an empty file under
-    the new name (a rename can reach the disk before the data it names). A process killed mid-write
-    leaves at most a hidden ``.<name>.tmp-<hex>`` beside the target, which ``remove_leftover_temps``
-    removes.
+    On a local disk ``data`` is written beside ``path`` and renamed into place; it is flushed to the device
+    before the rename and the folder after it, so that a host that loses power keeps either the old file or
+    the new one, never an empty file under the new name (a rename can reach the disk before the data it
+    names). A process killed mid-write leaves at most a hidden ``.<name>.tmp-<hex>`` beside the target, which
+    ``remove_leftover_temps`` removes.
+
+    On object storage (S3, MinIO: any ``ObjectStoragePath``) the object is written directly, in one request:
+    an object appears only when its upload completes, so one PUT is already all-or-nothing, and a large body
+    sent in parts becomes visible only when the upload is completed (s3fs aborts it on failure). A temporary
+    object and a rename would be worse there: a rename is a copy and a delete, two requests that are not
+    atomic together and move the bytes twice, and a killed process would leave the temporary object behind.
     """
+    if not isinstance(path, Path):
+        _put_object(path, data)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}{TMP_MARK}{uuid.uuid4().hex}"
     try:
         with tmp.open("wb") as handle:
             handle.write(data)
-            if isinstance(tmp, Path):
-                handle.flush()
-                os.fsync(handle.fileno())
-        if isinstance(tmp, Path):
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        else:
-            tmp.rename(path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _put_object(path: Any, data: bytes) -> None:
+    """Write the whole object in one call of its file system (``pipe_file``: one PUT, or a completed upload).
+
+    Why not ``path.open("wb")``: fsspec's file object commits whatever it holds when its ``with`` block
+    ends, even on an error, so a failed write could publish part of the data; ``pipe_file`` either finishes
+    the upload or raises. No folder is made first: object stores have none (a key's prefix is its folder).
+    """
+    fs, key = getattr(path, "fs", None), getattr(path, "path", None)
+    if fs is None or key is None:  # a pathlib-like object that is not fsspec's: the best it offers
+        path.write_bytes(data)
+        return
+    fs.pipe_file(key, data)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -38,7 +38,7 @@ from tthc.quality.page import write_page
 from tthc.quality.policy import SourceOutcome, block_message, decide
 from tthc.quality.runner import Finding, GxSession, findings, remove_tree
 from tthc.quality.suites import VolumeBaseline
-from tthc.storage import atomic_write_bytes
+from tthc.storage import atomic_write_bytes, remove_file
 from tthc.units import ReportingUnit
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         _write_json(qfolder.results(suite), result)
     for stale in (*SOURCE_SUITES, *METRIC_SUITES):  # an earlier run's results describe other data
         if stale not in results:
-            qfolder.results(stale).unlink(missing_ok=True)
+            remove_file(qfolder.results(stale))
     remove_tree(qfolder.quarantine_dir)
     quarantine: dict[str, str] = {}
     clean: dict[str, str] = {}
@@ -202,7 +202,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         if held.num_rows:  # records rejected at extraction were never landed: they are not in this file
             quarantine[source] = str(_write_table(qfolder.quarantined(source), held))
         if blocked:
-            target.unlink(missing_ok=True)
+            remove_file(target)
         else:
             clean[source] = str(_write_table(target, kept))
     summary: dict[str, Any] = {
