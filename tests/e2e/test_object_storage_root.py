@@ -29,24 +29,24 @@ from tthc.numbers import fmt_count
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 DISTRICTS = ["872", "866"]
-CONN_ID, BUCKET = "tthc_data", "tthc-data"
+CONN_ID, BUCKET, GATE_BUCKET = "tthc_data", "tthc-data", "tthc-gate"
 KEYS = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret", "region_name": "us-east-1"}
 
 
 class Bucket:
     """The test's view of the bucket: boto3 against the moto server, independent of the pipeline's paths."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, name: str = BUCKET) -> None:
         import boto3
 
-        self.client = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+        self.client, self.name = boto3.client("s3", endpoint_url=endpoint, **KEYS), name
 
     def keys(self) -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def read(self, key: str) -> bytes:
-        return bytes(self.client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        return bytes(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())
 
     def json(self, key: str) -> Any:
         return json.loads(self.read(key).decode("utf-8"))
@@ -63,7 +63,8 @@ def s3_server() -> Iterator[str]:
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        Bucket(endpoint).client.create_bucket(Bucket=BUCKET)
+        for name in (BUCKET, GATE_BUCKET):
+            Bucket(endpoint).client.create_bucket(Bucket=name)
         yield endpoint
     finally:
         server.stop()
@@ -84,13 +85,20 @@ def docx_text(data: bytes) -> str:
     return "\n".join(parts + [cell.text for table in document.tables for row in table.rows for cell in row.cells])
 
 
-def test_a_month_on_an_s3_data_root(run_dag: Any, s3_server: str, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    home = Path(os.environ["AIRFLOW_HOME"])
-    local_root = Path(os.environ["TTHC_DATA_ROOT"])  # the session's local data root, which must stay untouched
+@pytest.fixture
+def s3_connection(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ``aws`` connection ``tthc_data`` to the moto server, as an operator sets it (``AIRFLOW_CONN_...``)."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({
         "conn_type": "aws", "login": KEYS["aws_access_key_id"], "password": KEYS["aws_secret_access_key"],
         "extra": {"endpoint_url": s3_server, "region_name": KEYS["region_name"]}}))
+    return s3_server
+
+
+def test_a_month_on_an_s3_data_root(run_dag: Any, s3_connection: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    s3_server = s3_connection
+    home = Path(os.environ["AIRFLOW_HOME"])
+    local_root = Path(os.environ["TTHC_DATA_ROOT"])  # the session's local data root, which must stay untouched
     monkeypatch.setenv("TTHC_DATA_ROOT", f"s3://{CONN_ID}@{BUCKET}/")
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"  # its own: the local run's rows must not count here
     monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", warehouse_url)
@@ -149,3 +157,46 @@ def test_a_month_on_an_s3_data_root(run_dag: Any, s3_server: str, tmp_path: Path
     after = local_files(home), local_files(local_root) if local_root.exists() else set()
     assert after[0] - before[0] == set() and after[1] - before[1] == set()
     assert not (ROOT / "s3:").exists() and not (Path.cwd() / "s3:").exists() and not (home / "s3:").exists()
+
+
+def test_quarantine_block_and_leftovers_on_s3(s3_connection: str, tmp_path: Path) -> None:
+    """The gate's quarantine, its removal when a later extract blocks, and leftover temporary objects, on S3.
+
+    The month above is clean; this drives the quality gate itself on records the simulator never serves: one
+    quarantined dossier, then a blocking extract, which must take the report, the clean extracts and the
+    quarantine folder out of the bucket. A hidden temporary object beside a report (left by a writer of an
+    earlier version, killed midway) goes with the report it belongs to.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    from tests.quality.conftest import CONFIG, UNIT, dossier, feedback
+    from tests.quality.conftest import PERIOD as GATE_PERIOD
+    from tthc import pipeline
+    from tthc.district_month import DistrictMonth
+    from tthc.landing import land_dossiers, land_feedback
+    from tthc.quality import QualityError
+
+    bucket = Bucket(s3_connection, GATE_BUCKET)
+    month = DistrictMonth(CONFIG, GATE_PERIOD, UNIT, ObjectStoragePath(f"s3://{CONN_ID}@{GATE_BUCKET}/"),
+                          f"sqlite:///{tmp_path / 'warehouse.db'}")
+    files, name = month.files, GATE_PERIOD.name
+    land_dossiers(files.landed("dossiers"), [dossier("a"), dossier("b", NgayHenTra=None)])
+    land_feedback(files.landed("feedback"), [feedback("f")])
+    assert pipeline.validate_sources(month)["quarantined"] == {"dossiers": 1, "feedback": 0}
+    quality = f"quality/{name}/{UNIT.code}"
+    assert {f"{quality}/quarantine/dossiers.parquet", f"{quality}/dossiers.parquet"} <= set(bucket.keys())
+    pipeline.compute_metrics(month, "run")
+    assert "Passed with 1 quarantined" in bucket.read(f"{quality}/index.html").decode("utf-8")
+
+    report = f"reports/{name}/bao-cao-tthc-{UNIT.code}-{name}.docx"
+    leftover = f"reports/{name}/.bao-cao-tthc-{UNIT.code}-{name}.docx.tmp-0123abcd"
+    for key in (report, leftover):
+        bucket.client.put_object(Bucket=GATE_BUCKET, Key=key, Body=b"stale")
+    land_dossiers(files.landed("dossiers"), [dossier(f"x{i}", NgayHenTra=None) for i in range(4)])
+    with pytest.raises(QualityError):
+        pipeline.validate_sources(month)
+    keys = set(bucket.keys())
+    assert not {report, leftover, f"{quality}/dossiers.parquet", f"metrics/{name}/{UNIT.code}/evidence.json"} & keys
+    assert not [key for key in keys if key.startswith(f"{quality}/quarantine/")]
+    assert f"{quality}/index.html" in keys and bucket.json(f"{quality}/summary.json")["blocked"]
+    assert not [key for key in keys if ".tmp-" in key or key.endswith("/")]
