@@ -87,10 +87,11 @@ def docx_text(data: bytes) -> str:
 
 @pytest.fixture
 def s3_connection(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The ``aws`` connection ``tthc_data`` to the moto server, as an operator sets it (``AIRFLOW_CONN_...``)."""
+    """The ``aws`` connection ``tthc_data`` to the moto server, in the shape docker-compose.yaml gives MinIO's."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps({
         "conn_type": "aws", "login": KEYS["aws_access_key_id"], "password": KEYS["aws_secret_access_key"],
-        "extra": {"endpoint_url": s3_server, "region_name": KEYS["region_name"]}}))
+        "extra": {"endpoint_url": s3_server, "region_name": KEYS["region_name"],
+                  "config_kwargs": {"s3": {"addressing_style": "path"}}}}))
     return s3_server
 
 
