@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -185,7 +186,13 @@ def run(cmd: list[str], env: dict[str, str], log: Path | None = None, labels: li
         return proc.wait()
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends the run through ``finally``, so the simulator and API server it started stop too."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--period", help="YYYY-MM; default: the most recent closed period")
     parser.add_argument("--districts", nargs="*", default=[], help="GSO codes; default: every district")
