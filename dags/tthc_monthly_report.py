@@ -48,7 +48,7 @@ from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
 from tthc_airflow.office_inputs import form_answer, office_form
 from tthc_airflow.params import OFFICE_FORM_PREFIX, inputs_from_run, run_inputs, run_params
-from tthc_airflow.sign_off import deliver, sign_off, sign_off_decision
+from tthc_airflow.sign_off import deliver, finalize, sign_off
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
@@ -140,8 +140,9 @@ with DAG(
 
         @district_task(CONFIG, trigger_rule="none_failed")
         def finalize_report(month: DistrictMonth) -> dict[str, Any]:
-            """The report made final: approved by the office (sign_off), or as written when it signs off nothing."""
-            return pipeline.finalize_report(month, sign_off_decision(), get_current_context()["run_id"])
+            """The report made final: approved by the office (sign_off), or as written when it signs off nothing;
+            skipped when the office rejected it or did not answer in time (it stays a draft)."""
+            return finalize(month, get_current_context()["run_id"])
 
         @district_task(CONFIG, retries=1)
         def deliver_report(month: DistrictMonth) -> dict[str, Any]:

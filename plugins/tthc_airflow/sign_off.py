@@ -2,8 +2,9 @@
 
 Why the standard provider's ``ApprovalOperator``: Airflow 3.3 lists it under "Required Actions" with the
 buttons Approve and Reject, assigns it to users, and its scheduler resolves it when ``response_timeout``
-passes. Reject skips the task right after it (``finalize_report``), and with it the delivery. What this adds,
-per unit (mapped with the task group ``district``):
+passes. On Reject the next task, ``finalize_report``, skips itself (``finalize``: the operator's own skip
+does not reach a task of a mapped group), and with it the delivery. What this adds, per unit (mapped with
+the task group ``district``):
 
 - whether to ask (``office_inputs.units.<code>.sign_off``; the bundled configuration signs off nobody, so
   ``make run`` never waits): not asked, the task is skipped and ``finalize_report`` (trigger rule
@@ -138,6 +139,28 @@ def sign_off_decision() -> dict[str, Any] | None:
     from tthc_airflow.district_task import sibling_result
 
     return sibling_result(SIGN_OFF_TASK_ID)
+
+
+def finalize(month: DistrictMonth, run_id: str) -> dict[str, Any]:
+    """Make the unit's report final (``tthc.pipeline.finalize_report``), or skip when its office did not approve.
+
+    Why this task decides rather than trusting the skip ``ApprovalOperator`` does on Reject: inside a mapped
+    task group that skip does not happen on Airflow 3.3.2. ``SkipMixin`` only records the tasks to skip in an
+    XCom for a mapped task instance, and ``NotPreviouslySkippedDep`` reads it at map index -1 because the
+    sign-off operator itself is not mapped (its group is), so finds nothing and the next task runs. Seen live
+    in ``tests/scheduler/test_sign_off_delivery.py``. Skipped here, the delivery after it is skipped too.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from tthc import pipeline
+
+    decision = sign_off_decision()
+    if decision is not None and not decision.get("approved"):
+        why = ("not approved in time" if decision.get("timed_out") else
+               f"rejected by {(decision.get('by') or {}).get('id')}: {decision.get('comment') or '(no comment)'}")
+        raise AirflowSkipException(f"{month.unit.code}, {month.period.name}: {why}; the report stays a draft "
+                                   "(not final, not mailed, left out of the province's roll-up)")
+    return pipeline.finalize_report(month, decision, run_id)
 
 
 def deliver(month: DistrictMonth) -> dict[str, Any]:

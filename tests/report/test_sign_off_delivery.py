@@ -281,3 +281,23 @@ def test_the_decision_says_who_approved_when_or_that_nobody_did(config, unit, ch
     assert decision == {"approved": approved, "timed_out": timedout, "by": user, "at": at.isoformat(),
                         "comment": None if approved else "Sửa phần 2."}
     json.dumps(decision)  # an XCom
+
+
+def test_finalize_skips_a_rejected_or_unanswered_draft_and_makes_an_approved_one_final(
+        config, unit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task decides from the decision: on Airflow 3.3.2 ApprovalOperator's skip does not reach a task of a
+    mapped group (tthc_airflow.sign_off.finalize)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from tthc_airflow import sign_off
+
+    month = published(office(config, sign_off=True), unit, tmp_path)
+    for decision, why in (({**APPROVED, "approved": False, "comment": "Sửa phần 2."}, "rejected by vpub.thapmuoi: "
+                                                                                      "Sửa phần 2."),
+                          ({**APPROVED, "approved": False, "timed_out": True, "by": None}, "not approved in time")):
+        monkeypatch.setattr(sign_off, "sign_off_decision", lambda decision=decision: decision)
+        with pytest.raises(AirflowSkipException, match=f"{why}; the report stays a draft"):
+            sign_off.finalize(month, "run-1")
+        assert pipeline.final_record(month) is None
+    monkeypatch.setattr(sign_off, "sign_off_decision", lambda: APPROVED)
+    assert sign_off.finalize(month, "run-1")["approved_by"] == CLERK
