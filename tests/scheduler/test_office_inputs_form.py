@@ -90,7 +90,11 @@ def test_the_run_ends_with_both_reports(month: dict[str, Any]) -> None:
     assert month["run"]["state"] == "success", [(ti["task_id"], ti["map_index"], ti["state"]) for ti in month["tis"]]
     states = {(ti["task_id"], ti["rendered_map_index"]): ti["state"] for ti in month["tis"]
               if ti["task_id"].startswith("district.")}
-    assert set(states.values()) == {"success"}, states
+    # Neither unit signs off nor has recipients here: their sign-off and delivery skip; every other step ran.
+    skipped = {"district.sign_off", "district.deliver_report"}
+    assert {key: state for key, state in states.items() if key[0] in skipped} == {
+        key: "skipped" for key in states if key[0] in skipped}, states
+    assert {state for key, state in states.items() if key[0] not in skipped} == {"success"}, states
 
 
 def test_the_form_is_pre_filled_assigned_and_in_vietnamese(month: dict[str, Any]) -> None:
