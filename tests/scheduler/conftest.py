@@ -16,7 +16,7 @@ import json
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -50,6 +50,25 @@ def inbox() -> Iterator[tuple[_Inbox, int]]:
     """A real SMTP server on loopback for a whole module (its components start once per module): (inbox, port)."""
     with local_smtp() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def answer_required_action() -> Callable[..., Any]:
+    """``answer(stack, run_id, task_id, map_index, body)``: a Required Action answered as the UI does, after a pause.
+
+    ``PATCH .../taskInstances/{task_id}/{map_index}/hitlDetails``, ten seconds after the form was seen waiting,
+    as a person answers. Airflow 3.3.2 races within a second of the pause: an answer that lands before the
+    scheduler has read the executor's "awaiting_input" event for the task makes the scheduler see a state
+    changed under it, fail the try and retry it, so the form is asked again and the answer lost (seen once
+    in CI, the answer 1.1 s after the pause; the scheduler's loop takes well under ten seconds).
+    """
+
+    def answer(stack: AirflowStack, run_id: str, task_id: str, map_index: int, body: dict[str, Any]) -> Any:
+        time.sleep(10)
+        return stack.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails",
+                         json=body)
+
+    return answer
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def forms(stack: AirflowStack, run_id: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def month(airflow_stack: AirflowStack) -> dict[str, Any]:
+def month(airflow_stack: AirflowStack, answer_required_action: Any) -> dict[str, Any]:
     """One run of 2023-11 for both units: 872's form answered through the REST API, 866's left to time out."""
     stack = airflow_stack
     warehouse.engine_for(stack.warehouse_url).dispose()  # tables first, as in the other scheduler tests
@@ -66,8 +66,8 @@ def month(airflow_stack: AirflowStack) -> dict[str, Any]:
                        timeout=RUN_TIMEOUT, interval=3, alive=stack.check_alive)
     asked = waiting[ANSWERS]
     map_index = asked["task_instance"]["map_index"]
-    response = stack.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/district.office_inputs/"
-                                  f"{map_index}/hitlDetails", json={"chosen_options": ["OK"], "params_input": ANSWER})
+    response = answer_required_action(stack, run_id, "district.office_inputs", map_index,
+                                      {"chosen_options": ["OK"], "params_input": ANSWER})
 
     def ended() -> dict[str, Any] | None:
         run = stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}")

@@ -58,7 +58,7 @@ def sign_offs(stack: AirflowStack, run_id: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def month(airflow_stack: AirflowStack) -> dict[str, Any]:
+def month(airflow_stack: AirflowStack, answer_required_action: Any) -> dict[str, Any]:
     """One run of 2023-11 for both units: 872's draft opened from its link and approved, 866's left to time out."""
     stack = airflow_stack
     warehouse.engine_for(stack.warehouse_url).dispose()  # the warehouse's tables before the run
@@ -76,9 +76,8 @@ def month(airflow_stack: AirflowStack) -> dict[str, Any]:
     assert links and all(link.startswith(f"{stack.base_url}/tthc/dags/{DAG_ID}/runs/") for link in links), asked["body"]
     drafts = {link.rsplit("/", 1)[1]: stack.session.get(link, timeout=30) for link in links}
     map_index = asked["task_instance"]["map_index"]
-    response = stack.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/district.sign_off/"
-                                  f"{map_index}/hitlDetails",
-                         json={"chosen_options": ["Approve"], "params_input": {"comment": None}})
+    response = answer_required_action(stack, run_id, "district.sign_off", map_index,
+                                      {"chosen_options": ["Approve"], "params_input": {"comment": None}})
     started = time.monotonic()
     tis = wait_run_end(stack, run_id, "the run to end")
     print(f"\n[sign-off] run ended {time.monotonic() - started:.0f} s after the approval", flush=True)
