@@ -184,8 +184,9 @@ def test_manual_run_reports_the_period_that_contains_its_logical_date(airflow_st
         airflow_stack, run["dag_run_id"], "plan_run")
 
     folder = airflow_stack.data_root / "reports" / MANUAL.name
+    # The set, and its final marker: 872 does not sign off in the bundled configuration, so it is final as written.
     assert sorted(p.name for p in folder.glob("bao-cao-tthc-*")) == [
-        f"bao-cao-tthc-872-{MANUAL.name}{s}" for s in (".docx", ".evidence.json", ".pdf")]
+        f"bao-cao-tthc-872-{MANUAL.name}{s}" for s in (".docx", ".evidence.json", ".final.json", ".pdf")]
     evidence = json.loads((folder / f"bao-cao-tthc-872-{MANUAL.name}.evidence.json").read_text(encoding="utf-8"))
     assert evidence["period"] == MANUAL.name and evidence["run_id"] == run["dag_run_id"]
     want_rows, want_feedback = expected("872", MANUAL)
