@@ -52,8 +52,6 @@ def parse_iso(value: str | None) -> datetime | None:
         raise TimeFormatError(f"{value!r} is not a valid ISO 8601 time: {exc}") from exc
 
 
-
-
 # The vectorised fast path: values of exactly these shapes (ASCII digits, every field within its range)
 # are parsed a whole column at once. Anything else (malformed, Unicode digits, a fraction of more than six
 # digits, a trailing newline...) goes to the scalar parser above, one value at a time, so that the verdict
