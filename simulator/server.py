@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,17 +117,10 @@ class SimulatorServer(ThreadingHTTPServer):
         config = self.config
         if config.scale == 1:
             return records
-        key = (source, district, start, end)
-        with config.scale_lock:
-            found = config.scale_cache.get(key)
-        if found is None:
-            grow = scale.scaled_dossiers if source == "dossiers" else scale.scaled_feedback
-            found = grow(records, config.scale)
-            with config.scale_lock:
-                if len(config.scale_cache) >= 8:  # a few units paged at once; a province month is large
-                    config.scale_cache.pop(next(iter(config.scale_cache)))
-                config.scale_cache[key] = found
-        return found
+        grow = scale.scaled_dossiers if source == "dossiers" else scale.scaled_feedback
+        # A few units paged at once; a province's scaled month is large, so few are kept.
+        return _remembered(config.scale_cache, config.scale_lock, (source, district, start, end), 8,
+                           lambda: grow(records, config.scale))
 
     def corrupted(self, source: str, hierarchy: data.Hierarchy, district: str, start: date, end: date,
                   records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -136,23 +129,32 @@ class SimulatorServer(ThreadingHTTPServer):
         kinds = config.corrupt.get(district)
         if not kinds:
             return None
-        key = (source, district, start, end, kinds)
-        with config.corrupt_lock:
-            found = config.corrupt_cache.get(key)
-        if found is not None:
-            return found
-        others = [c.code for d in hierarchy.districts.values() if d.code != district for c in d.communes]
-        if not others and not hierarchy.is_province(district):
-            # Units reporting for themselves have no communes: another unit of the province is foreign.
-            others = [code for code in hierarchy.districts if code != district]
-        foreign = others[0] if others else "99999"
-        apply = corruption.corrupt_dossiers if source == "dossiers" else corruption.corrupt_feedback
-        found, _ = apply(records, kinds, start, end, foreign)
-        with config.corrupt_lock:
-            if len(config.corrupt_cache) >= 32:
-                config.corrupt_cache.clear()
-            config.corrupt_cache[key] = found
-        return found
+
+        def break_them() -> list[dict[str, Any]]:
+            others = [c.code for d in hierarchy.districts.values() if d.code != district for c in d.communes]
+            if not others and not hierarchy.is_province(district):
+                # Units reporting for themselves have no communes: another unit of the province is foreign.
+                others = [code for code in hierarchy.districts if code != district]
+            foreign = others[0] if others else "99999"
+            apply = corruption.corrupt_dossiers if source == "dossiers" else corruption.corrupt_feedback
+            return apply(records, kinds, start, end, foreign)[0]
+
+        return _remembered(config.corrupt_cache, config.corrupt_lock, (source, district, start, end, kinds), 32,
+                           break_them)
+
+
+def _remembered(cache: dict[tuple[Any, ...], list[dict[str, Any]]], lock: threading.Lock, key: tuple[Any, ...],
+                limit: int, compute: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``cache[key]``, computed outside the lock when missing; the oldest entry goes when ``limit`` is reached."""
+    with lock:
+        found = cache.get(key)
+    if found is None:
+        found = compute()
+        with lock:
+            if len(cache) >= limit:
+                cache.pop(next(iter(cache)))
+            cache[key] = found
+    return found
 
 
 class _Handler(BaseHTTPRequestHandler):
