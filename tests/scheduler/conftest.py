@@ -31,8 +31,10 @@ from tests.scheduler.stack import (
     VENV_BIN,
     AirflowStack,
     StackOptions,
+    celery_env,
     component_env,
     free_port,
+    start_celery_worker,
     start_component,
     wait_for,
 )
@@ -99,6 +101,8 @@ def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.
 
     with start_in_thread(**{"quiet": True, **stack_options.simulator}) as simulator:
         env = component_env(home, data_root, metadata_url, warehouse_url, api_port, simulator, passwords)
+        if stack_options.celery_workers:
+            env.update(celery_env(metadata_url))
         env.update(stack_options.env)
         stack = AirflowStack(home=home, data_root=data_root, env=env, base_url=f"http://127.0.0.1:{api_port}",
                              warehouse_url=warehouse_url, simulator=simulator)
@@ -115,6 +119,8 @@ def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.
             stack.components["dag-processor"] = start_component("dag-processor", ["dag-processor"], env, logs)
             if stack_options.triggerer:
                 stack.components["triggerer"] = start_component("triggerer", ["triggerer"], env, logs)
+            for name in stack_options.celery_workers:
+                stack.components[name] = start_celery_worker(name, env, logs)
 
             def token() -> str | None:
                 answer = requests.post(f"{stack.base_url}/auth/token", json={"username": ADMIN, "password": password},
@@ -132,6 +138,10 @@ def airflow_stack(postgres_databases: tuple[str, str], tmp_path_factory: pytest.
                 return response.status_code == 200
 
             wait_for(f"the DAG processor to parse {DAG_ID}", parsed, timeout=240, alive=stack.check_alive)
+            for name in stack_options.celery_workers:  # Celery logs "<name> ready." once it consumes its queue
+                worker = stack.components[name]
+                wait_for(f"Celery worker {name} to be ready", lambda worker=worker: " ready." in worker.tail(200),
+                         timeout=180, interval=1, alive=stack.check_alive)
             print(f"[scheduler test] DAG parsed: {time.monotonic() - started:.0f} s", flush=True)
             stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
         except BaseException:  # pytest.fail is a BaseException: the logs say why a component did not come up

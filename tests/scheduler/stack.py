@@ -127,12 +127,15 @@ class StackOptions:
 
     ``env``: more environment for every component and CLI call (e.g. ``TTHC_CONFIG``, an SMTP connection);
     ``triggerer``: also run ``airflow triggerer`` (deferred tasks, deadline alerts' callbacks);
-    ``simulator``: keyword arguments of ``simulator.server.start_in_thread`` (e.g. slow faults).
+    ``simulator``: keyword arguments of ``simulator.server.start_in_thread`` (e.g. slow faults);
+    ``celery_workers``: names of Celery workers to start; when any, the CeleryExecutor runs the tasks on them
+    (``celery_env``) instead of the LocalExecutor.
     """
 
     env: dict[str, str] = field(default_factory=dict)
     triggerer: bool = False
     simulator: dict[str, Any] = field(default_factory=dict)
+    celery_workers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -220,3 +223,35 @@ def start_component(name: str, args: list[str], env: dict[str, str], logs: Path)
     return Component(name, process, log)
 
 
+
+
+def celery_env(metadata_url: str) -> dict[str, str]:
+    """The CeleryExecutor on the local Redis (``TTHC_TEST_REDIS_URL``), results in the metadata database.
+
+    The queue is the stack's own, so that a worker of another checkout on the same Redis never takes its tasks.
+    """
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(metadata_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": os.environ.get("TTHC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{backend}",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"tthc-test-{secrets.token_hex(4)}",
+    }
+
+
+def start_celery_worker(name: str, env: dict[str, str], logs: Path, concurrency: int = 2) -> Component:
+    """``airflow celery worker`` named ``name`` on the stack's queue; its task instances carry ``name`` as host.
+
+    Why a hostname callable: every worker here runs on one machine, so the hostname Airflow records for a task
+    instance would be the same for all; ``tests.scheduler.worker_hostname`` answers the worker's name instead,
+    which is how a test tells which worker ran a task. Each worker serves its logs on a port of its own.
+    """
+    worker_env = {**env, "TTHC_TEST_WORKER_NAME": name,
+                  "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.scheduler.worker_hostname.hostname",
+                  "PYTHONPATH": f"{env.get('PYTHONPATH', '')}{os.pathsep}{ROOT}",
+                  "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+    queue = env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
+    return start_component(name, ["celery", "worker", "--celery-hostname", name, "--queues", queue,
+                                  "--concurrency", str(concurrency)], worker_env, logs)
