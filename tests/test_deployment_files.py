@@ -514,6 +514,18 @@ def test_image_pins_equal_the_lock() -> None:
     assert "pip check" in stage
 
 
+def test_the_locked_celery_starts_the_providers_worker() -> None:
+    """What every Celery worker imports at start, with the lock's packages: celery 5.7.0 had removed a function
+    the celery provider 3.26.0 imports (``celery.backends.database.retry``), and every worker died at start.
+    ``tests/scheduler/test_distributed_celery.py`` runs the workers; this names the cause in seconds."""
+    code = ("from airflow.providers.celery.executors import celery_executor_utils, celery_executor; "
+            "import celery; print(celery.__version__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == pins(ROOT / "constraints.txt")["celery"]
+
+
 def test_check_pins_accepts_the_lock_and_names_a_difference(tmp_path: Path) -> None:
     script = str(ROOT / "include" / "docker" / "check_pins.py")
     image = str(ROOT / "include" / "docker" / "requirements-image.txt")

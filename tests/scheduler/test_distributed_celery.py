@@ -22,6 +22,7 @@ import json
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,13 @@ def test_the_run_succeeds_with_tasks_on_both_workers(airflow_stack: AirflowStack
     assert month["run"]["state"] == "success", month["run"]
     ran = [ti for ti in month["tis"].values() if ti["state"] == "success"]
     hosts = Counter(ti["hostname"] for ti in ran)
-    print(f"\ntasks per worker: {dict(hosts)}")
+    busy = {host: sum(ti["duration"] or 0 for ti in ran if ti["hostname"] == host) for host in hosts}
+    run = month["run"]
+    wall = (datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])).total_seconds()
+    # Figures for sizing a deployment (README, "Sizing"), printed, not asserted.
+    print(f"\n{len(DISTRICTS)} units in {wall:.0f} s on two workers of concurrency 2; tasks per worker: "
+          f"{dict(hosts)}; task seconds per worker: { {h: round(b) for h, b in busy.items()} }; "
+          f"task seconds per unit: {sum(busy.values()) / len(DISTRICTS):.0f}")
     assert set(hosts) == set(WORKERS), hosts  # every task ran on a worker, and each worker ran some
     assert {ti["queue"] for ti in ran} == {queue}  # the queue only this stack's workers consume
 
