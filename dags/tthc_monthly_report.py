@@ -20,8 +20,12 @@ the district's report (`.docx`, PDF, evidence) under `{data root}/reports/{YYYY-
 * **Sign-off and delivery**: per unit (same section), task `sign_off` asks the office to approve its
   rendered report (Required Action with links to the draft); `finalize_report` marks it final (approved, or
   at once for a unit without sign-off, the default) and `deliver_report` mails a final report with its
-  .docx and PDF to the unit's `deliver_to` (skipped without recipients, the default). Reject or no answer
-  in time: the report stays a draft, is not mailed, and the province's roll-up leaves it out.
+  .docx and PDF to the unit's `deliver_to` (skipped without recipients, the default). **Reject loops once**:
+  `revise_inputs` gives the office its inputs form again (pre-filled, the rejection's comment shown),
+  `revise_report` keeps and checks the revised inputs and renders the same report again (its evidence says
+  it was revised after the rejection), `sign_off_revised` asks for approval again. A second Reject, or no
+  answer in time to any of them: the report stays a draft, is not mailed, and the province's roll-up leaves
+  it out. Without sign-off the three revision tasks are skipped by the scheduler (no worker starts).
 * **One mapped task group per district**, labelled with the district's name: a district that fails
   fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
 * **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
@@ -48,7 +52,15 @@ from tthc_airflow.errors import fail_fast
 from tthc_airflow.notify import deadline_alert, failure_callbacks
 from tthc_airflow.office_inputs import form_answer, office_form
 from tthc_airflow.params import OFFICE_FORM_PREFIX, inputs_from_run, run_inputs, run_params
-from tthc_airflow.sign_off import deliver, finalize, sign_off
+from tthc_airflow.sign_off import (
+    deliver,
+    finalize,
+    revise,
+    revise_inputs,
+    revision_answer,
+    sign_off,
+    sign_off_revised,
+)
 from tthc_airflow.timetable import ReportingPeriodTimetable
 
 CONFIG = load_config()
@@ -138,10 +150,17 @@ with DAG(
             """The district's report (.docx) from the warehouse rows, with the operator inputs."""
             return pipeline.write_report(month, run_inputs())
 
+        @district_task(CONFIG)
+        def revise_report(month: DistrictMonth) -> dict[str, Any]:
+            """After the office rejected its report and entered its inputs again (revise_inputs): the revised inputs
+            kept and checked, the same report rendered again for sign_off_revised; skipped otherwise."""
+            return revise(month, revision_answer(), run_inputs(), get_current_context()["run_id"])
+
         @district_task(CONFIG, trigger_rule="none_failed")
         def finalize_report(month: DistrictMonth) -> dict[str, Any]:
-            """The report made final: approved by the office (sign_off), or as written when it signs off nothing;
-            skipped when the office rejected it or did not answer in time (it stays a draft)."""
+            """The report made final: approved by the office (its last decision: sign_off_revised after a Reject,
+            else sign_off), or as written when it signs off nothing; skipped when the office rejected it or did not
+            answer in time (it stays a draft)."""
             return finalize(month, get_current_context()["run_id"])
 
         @district_task(CONFIG, retries=1)
@@ -156,8 +175,11 @@ with DAG(
         office_form(CONFIG, unit) >> record_inputs(unit) >> checked
         written = write_report(unit)
         extracted >> checked >> compute_metrics(unit) >> written
-        # The draft waits for the office's approval (when it signs off); Reject or a timeout skips the rest.
-        written >> sign_off(CONFIG, unit) >> finalize_report(unit) >> deliver_report(unit)
+        # The draft waits for the office's approval (when it signs off). A Reject returns once to the inputs
+        # form, renders again and asks again; without sign-off the scheduler skips those three (all_success
+        # after a skipped sign_off) and finalize_report (none_failed) runs. See tthc_airflow.sign_off.
+        (written >> sign_off(CONFIG, unit) >> revise_inputs(CONFIG, unit) >> revise_report(unit)
+         >> sign_off_revised(CONFIG, unit) >> finalize_report(unit) >> deliver_report(unit))
 
     @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -37,7 +38,8 @@ def test_structure(dagbag) -> None:
     ids = {t.task_id for t in dag.tasks}
     assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.office_inputs",
                    "district.record_inputs", "district.validate", "district.compute_metrics", "district.write_report",
-                   "district.sign_off", "district.finalize_report", "district.deliver_report",
+                   "district.sign_off", "district.revise_inputs", "district.revise_report",
+                   "district.sign_off_revised", "district.finalize_report", "district.deliver_report",
                    "consolidate_province", "announce_province", "summarize"}
     assert dag.catchup is False
     # No "period" field: the logical date chooses the month; nothing in the form is required.
@@ -72,7 +74,7 @@ def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
 
     limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
     tasks = dagbag.dags["tthc_monthly_report"].tasks
-    assert len(tasks) == 14
+    assert len(tasks) == 17
     assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
 
 
@@ -157,20 +159,32 @@ def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagba
 
 def test_sign_off_is_an_approval_after_the_report_that_never_blocks_a_unit_without_it(dagbag) -> None:
     """The sign-off is the standard provider's ApprovalOperator right after write_report; a timeout takes Reject
-    (the report stays a draft). Skipped (no sign-off configured), the report is still made final (none_failed);
-    the mail only follows a final report, and the province is consolidated after the mail, whatever its outcome."""
+    (the report stays a draft). Reject returns once to the inputs form, renders again and asks again: three tasks in
+    the chain, each all_success, so a skipped sign_off (no sign-off configured) has the scheduler skip them without
+    running them, and the report is still made final (none_failed); the mail only follows a final report, and the
+    province is consolidated after the mail, whatever its outcome."""
     from datetime import timedelta
 
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLEntryOperator
 
     dag = dagbag.dags["tthc_monthly_report"]
     approval = dag.get_task("district.sign_off")
     assert isinstance(approval, ApprovalOperator)
     assert approval.defaults == ["Reject"] and approval.response_timeout == timedelta(days=3)
     assert approval.upstream_task_ids - {"plan_run"} == {"district.write_report"}
-    assert approval.downstream_task_ids == {"district.finalize_report"}  # what Reject skips
     assert approval.params.get_param("comment").schema["title"] == "Ý kiến"
+    chain = ["district.sign_off", "district.revise_inputs", "district.revise_report", "district.sign_off_revised",
+             "district.finalize_report", "district.deliver_report"]
+    for upstream, downstream in itertools.pairwise(chain):
+        assert dag.get_task(downstream).upstream_task_ids - {"plan_run"} == {upstream}, downstream
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}, upstream
+    for task_id in chain[1:4]:
+        assert dag.get_task(task_id).trigger_rule == "all_success", task_id
+    form, again = dag.get_task("district.revise_inputs"), dag.get_task("district.sign_off_revised")
+    assert isinstance(form, HITLEntryOperator)
+    assert set(form.params) == set(dag.get_task("district.office_inputs").params)
+    assert isinstance(again, ApprovalOperator) and again.defaults == ["Reject"]
+    assert again.params.get_param("comment").schema["title"] == "Ý kiến"
     finalize, deliver = dag.get_task("district.finalize_report"), dag.get_task("district.deliver_report")
     assert finalize.trigger_rule == "none_failed" and deliver.trigger_rule == "all_success"
-    assert deliver.upstream_task_ids - {"plan_run"} == {"district.finalize_report"}
     assert dag.get_task("consolidate_province").trigger_rule == "all_done"

@@ -292,7 +292,9 @@ class StoredInputs(_Strict):
     ``source``: ``form`` (the office answered), ``timeout`` (nobody answered in time: what the file and the
     trigger form gave, neutral sentences for the rest), ``file``, ``run parameters``, ``file and run
     parameters``, or ``none``. ``defaulted``: the report's fields nobody gave this month (neutral sentences);
-    empty when the office answered, whatever it left blank.
+    empty when the office answered, whatever it left blank. ``revision``: set when the office entered these
+    inputs again after rejecting the report rendered with its first ones (the sign-off's one return to the
+    form): who rejected it, when, and the comment (``rejected_by``, ``rejected_at``, ``comment``).
     """
 
     unit_code: str
@@ -304,6 +306,7 @@ class StoredInputs(_Strict):
     answered_at: str | None = None  # ISO 8601: when the office answered, or when the form timed out
     run_id: str | None = None
     stored_at: str | None = None
+    revision: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=1).encode("utf-8")
@@ -312,7 +315,12 @@ class StoredInputs(_Strict):
         """One line for the task log and the run summary."""
         if self.source == ANSWERED:
             who = (self.answered_by or {}).get("name") or (self.answered_by or {}).get("id") or "?"
-            return f"inputs entered in the form by {who} at {self.answered_at}"
+            line = f"inputs entered in the form by {who} at {self.answered_at}"
+            if self.revision is not None:
+                rejected = self.revision.get("rejected_by") or {}
+                line += (f", revised after the report was rejected by {rejected.get('name') or rejected.get('id')} "
+                         f"at {self.revision.get('rejected_at')}: {self.revision.get('comment') or '(no comment)'}")
+            return line
         said = {TIMED_OUT: f"the form was not answered in time ({self.answered_at})",
                 NONE: "no inputs file, no inputs in the trigger form and no form"}.get(self.source, self.source)
         left = ", ".join(self.defaulted)
@@ -378,6 +386,10 @@ def settle(unit_code: str, period_name: str, settings: Any, given: OperatorInput
     values the form was pre-filled with: they would print last month's statements as this month's. Without
     an answer, an office's earlier answer stored for the period stands unless the file or run parameters
     replace the form; a timeout stored for the period stays a timeout (not asked again).
+
+    ``answer["rejection"]``, when present, is the sign-off that rejected the report rendered with the stored
+    inputs (``approved``, ``by``, ``at``, ``comment``): the answer is their revision and says so. A revision
+    stands even where the period's file replaces the form: the office entered it about that very report.
     """
     def given_record(source: str, answered_at: str | None = None) -> StoredInputs:
         return StoredInputs(unit_code=unit_code, period=period_name, source=source, inputs=given,
@@ -390,9 +402,14 @@ def settle(unit_code: str, period_name: str, settings: Any, given: OperatorInput
         if not user:
             return given_record(TIMED_OUT, at)
         entered = inputs_from_form(answer.get("params_input"), unit_code, period_name, prefix)
+        rejection = answer.get("rejection")
+        revision = ({"rejected_by": rejection.get("by"), "rejected_at": rejection.get("at"),
+                     "comment": rejection.get("comment")} if rejection else None)
         return StoredInputs(unit_code=unit_code, period=period_name, source=ANSWERED, inputs=entered,
                             answered_by={"id": str(user.get("id", "")), "name": str(user.get("name", ""))},
-                            answered_at=at)
+                            answered_at=at, revision=revision)
+    if stored is not None and stored.source == ANSWERED and stored.revision is not None:
+        return stored
     if stored is not None and not _replaced(settings, given):
         if stored.source == ANSWERED:
             return stored

@@ -279,7 +279,7 @@ def test_the_decision_says_who_approved_when_or_that_nobody_did(config, unit, ch
              "responded_at": at, "responded_by_user": user, "timedout": timedout}
     decision = sign_off_task(config, unit).execute_complete({}, event)
     assert decision == {"approved": approved, "timed_out": timedout, "by": user, "at": at.isoformat(),
-                        "comment": None if approved else "Sửa phần 2."}
+                        "comment": None if approved else "Sửa phần 2.", "revised": False}
     json.dumps(decision)  # an XCom
 
 

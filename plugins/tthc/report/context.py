@@ -459,6 +459,8 @@ def inputs_evidence(record: Any) -> dict[str, Any]:
 
     ``defaulted`` maps each report field nobody gave this month (the form timed out, the office was not
     asked and there was no file) to what the report wrote instead; empty when the office answered.
+    ``revision`` (absent otherwise): the office entered the inputs again after rejecting the report rendered
+    with its first ones: who rejected it, when, and the comment.
     """
     return {
         "source": record.source,
@@ -466,4 +468,5 @@ def inputs_evidence(record: Any) -> dict[str, Any]:
         "answered_at": record.answered_at,
         "defaulted": {name: DEFAULTED_WORDING.get(name, "neutral sentence") for name in record.defaulted},
         "summary": record.describe(),
+        **({"revision": record.revision} if getattr(record, "revision", None) else {}),
     }
