@@ -7,7 +7,7 @@ the same work costs at least, measured in the same run on the same machine, and 
 - ``extract``: the two extract tasks (``pipeline.extract_dossiers``/``extract_feedback``) over HTTP against
   the simulator, which runs in its own process (a real source system is on another host) and serves the
   synthetic month. No floor: it is the floor of validation.
-- ``landing``: records -> Parquet (``tthc.landing``), floor: ``pa.Table.from_pylist`` + ``pq.write_table``
+- ``landing``: the connector's Arrow table -> Parquet (``tthc.landing.land_table``), floor: ``pq.write_table``
   of the same records, without the contract's type checks.
 - ``validate``: ``pipeline.validate_sources`` as the validate task runs it (GX already imported, as in a
   task process after its first district); floor: the extraction it checks (the issue's target:
@@ -194,14 +194,12 @@ class Stage:
 # ---- the floors ------------------------------------------------------------------------------------
 
 
-def landing_floor(dossiers: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
+def landing_floor(dossiers: Any, feedback: Any) -> None:
+    """The extracts' tables written as Parquet in memory: no file, no atomic rename."""
     import pyarrow.parquet as pq
 
-    from tthc.landing import DOSSIER_TYPES, FEEDBACK_TYPES, _schema
-
-    for records, types in ((dossiers, DOSSIER_TYPES), (feedback, FEEDBACK_TYPES)):
-        pq.write_table(pa.Table.from_pylist(records, schema=_schema(types)), io.BytesIO(), compression="zstd")
+    for table in (dossiers, feedback):
+        pq.write_table(table, io.BytesIO(), compression="zstd")
 
 
 def metrics_floor(dossiers_path: Path, feedback_path: Path, start: datetime, end: datetime) -> Any:
@@ -282,7 +280,7 @@ def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[
     from tthc import metrics, pipeline, report
     from tthc.config import load_config
     from tthc.district_month import DistrictMonth
-    from tthc.landing import land_dossiers, land_feedback, read_landed
+    from tthc.landing import land_table, read_landed
     from tthc.periods import parse_period
     from tthc.quality.checks import DOSSIERS, FEEDBACK
     from tthc.report import pdf
@@ -318,15 +316,15 @@ def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[
             run, _ = measure(lambda: (pipeline.extract_dossiers(month, d_fetch),
                                       pipeline.extract_feedback(month, f_fetch)))
             stages["extract"].runs.append(run)
-            records_d, records_f = extracted[DOSSIERS].records, extracted[FEEDBACK].records
-            info["dossiers"], info["feedback"] = len(records_d), len(records_f)
+            records_d, records_f = extracted[DOSSIERS].table, extracted[FEEDBACK].table
+            info["dossiers"], info["feedback"] = records_d.num_rows, records_f.num_rows
             for stage in stages.values():
                 if stage.records is not None:
-                    stage.records = len(records_d) + len(records_f)
+                    stage.records = records_d.num_rows + records_f.num_rows
             scratch = work / "landing"
             scratch.mkdir(exist_ok=True)
-            run, _ = measure(lambda: (land_dossiers(scratch / "d.parquet", records_d),
-                                      land_feedback(scratch / "f.parquet", records_f)))
+            run, _ = measure(lambda: (land_table(scratch / "d.parquet", records_d),
+                                      land_table(scratch / "f.parquet", records_f)))
             stages["landing"].runs.append(run)
             stages["landing"].floors.append(measure(lambda: landing_floor(records_d, records_f))[0].seconds)
 

@@ -63,6 +63,32 @@ def to_parquet_bytes(records: list[dict[str, Any]], types: dict[str, str], syste
     return buffer.getvalue()
 
 
+_CONTRACTS = {ONE_STOP: (DOSSIER_TYPES, "MaHoSo"), HOTLINE: (FEEDBACK_TYPES, "id")}
+
+
+def record_batch(records: list[dict[str, Any]], system: str) -> Any:
+    """Cleaned records of ``system`` as one pyarrow RecordBatch of its landing schema (types checked first)."""
+    import pyarrow as pa
+
+    types, id_field = _CONTRACTS[system]
+    _check_types(records, types, system, id_field)
+    return pa.RecordBatch.from_pylist(records, schema=_schema(types))
+
+
+def empty_table(system: str) -> Any:
+    """A table of ``system``'s landing schema with no rows: an empty month still lands every column."""
+    return _schema(_CONTRACTS[system][0]).empty_table()
+
+
+def land_table(path: Any, table: Any) -> Any:
+    """Write a connector's table (``RecordSet.table``: landing schema, sorted by id) as the landed Parquet."""
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def land_dossiers(path: Any, records: list[dict[str, Any]]) -> Any:
     return atomic_write_bytes(path, to_parquet_bytes(records, DOSSIER_TYPES, ONE_STOP, "MaHoSo"))
 

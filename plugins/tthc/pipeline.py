@@ -22,7 +22,7 @@ from typing import Any
 
 from tthc.config import PipelineConfig
 from tthc.district_month import DistrictMonth
-from tthc.landing import land_dossiers, land_feedback, read_landed
+from tthc.landing import land_table, read_landed
 from tthc.periods import Period, PeriodError
 from tthc.storage import atomic_write_bytes, remove_file, remove_leftover_temps
 from tthc.units import ReportingUnit
@@ -76,26 +76,25 @@ def check_reportable(period: Period, schedule_start: date, now: datetime) -> Non
 
 def extract_dossiers(month: DistrictMonth, fetch: Fetcher) -> dict[str, Any]:
     """Fetch the dossiers open during the period and land them (no personal data) as Parquet."""
-    return _extract(month, fetch, land_dossiers, "dossiers")
+    return _extract(month, fetch, "dossiers")
 
 
 def extract_feedback(month: DistrictMonth, fetch: Fetcher) -> dict[str, Any]:
     """Fetch the feedback received in the period and land it (no personal data) as Parquet."""
-    return _extract(month, fetch, land_feedback, "feedback")
+    return _extract(month, fetch, "feedback")
 
 
-def _extract(month: DistrictMonth, fetch: Fetcher, land: Callable[[Any, list[dict[str, Any]]], Any],
-             source: str) -> dict[str, Any]:
+def _extract(month: DistrictMonth, fetch: Fetcher, source: str) -> dict[str, Any]:
     """One source of one unit: fetch the window, land ``<source>.parquet`` and ``<source>.rejected.json``."""
     unit, period, files = month.unit, month.period, month.files
     extract = fetch(unit.code, period.start_date, period.end_date)
-    path = land(files.landed(source), extract.records)
+    path = land_table(files.landed(source), extract.table)
     _write_rejected(files.rejected(source), extract.rejected)
     rejected = len({r["id"] for r in extract.rejected})
     log.info("district %s: landed %d %s at %s (%d requests, %d passes, %d repeats merged, %d retried, "
-             "%d set aside for wrong types)", unit.code, len(extract.records), source, path, extract.requests,
+             "%d set aside for wrong types)", unit.code, extract.count, source, path, extract.requests,
              extract.passes, extract.repeats, extract.transient_failures, rejected)
-    return {"path": str(path), "records": len(extract.records), "requests": extract.requests,
+    return {"path": str(path), "records": extract.count, "requests": extract.requests,
             "passes": extract.passes, "repeats": extract.repeats, "retried": extract.transient_failures,
             "rejected": rejected, "warnings": [f"{unit.code}: {note}" for note in extract.notes]}
 

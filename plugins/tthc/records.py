@@ -164,25 +164,6 @@ def clean_feedback(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {name: raw.get(name) for name in FEEDBACK_FIELDS}
 
 
-def merge_by_id(target: dict[str, dict[str, Any]], records: Iterable[dict[str, Any]], id_field: str,
-                version_field: str | None = None) -> int:
-    """Add records to ``target`` keyed by id; a repeat keeps the newer version. Returns how many repeats.
-
-    Why: a live source pages records twice or moves them between pages; one dossier must count once,
-    and when it changed between two reads, its latest state is the truth.
-    """
-    repeats = 0
-    for record in records:
-        key = record[id_field]
-        old = target.get(key)
-        if old is not None:
-            repeats += 1
-            if version_field and (old.get(version_field) or "") > (record.get(version_field) or ""):
-                continue
-        target[key] = record
-    return repeats
-
-
 class RecordSet:
     """The distinct records of one listing: kept records by id (the newest version wins) and rejected ones.
 
@@ -190,41 +171,137 @@ class RecordSet:
     the wrong JSON type (named by id and field, their values dropped) and count what they saw. An id
     rejected in any copy stays rejected even if another copy is well-typed: a record the source sent
     broken once is not silently counted from a different copy.
+
+    Why Arrow batches, one per page, and the merge at the end: a unit of a million dossiers held as Python
+    dicts took about 2.5 GB before it was landed. Keeping even only the ids as Python strings costs almost
+    as much: each id is a small object allocated among its page's parsed JSON, and it keeps that page's
+    memory from being returned after the page is gone. So nothing of a page stays in Python: its cleaned
+    records become one record batch of the landing schema (``tthc.landing``), and repeats are merged over
+    the columns when the table is asked for (by id; the greatest ``version_field`` wins, then the latest
+    copy). Only rejected ids, which are rare, are kept as strings.
     """
 
     def __init__(self, system: str, id_field: str, types: Mapping[str, str],
                  clean: Callable[[Mapping[str, Any]], dict[str, Any]], version_field: str | None = None) -> None:
         self.system, self.id_field, self.types, self.clean = system, id_field, types, clean
         self.version_field = version_field
-        self.kept: dict[str, dict[str, Any]] = {}
         self.rejected: dict[str, list[TypeProblem]] = {}
-        self.repeats = 0
+        self.seen = 0  # records read, every copy, rejected ones included
+        self._batches: list[Any] = []  # pyarrow RecordBatch of each page's well-typed records
+        self._pass_start = 0  # the first batch of the current pass
+        self._pass_rejected: set[str] = set()
+        self._counted: tuple[tuple[int, int, int], int] | None = None  # the last _distinct: (its key, count)
 
-    def add(self, raws: list[Any], where: str) -> set[str]:
-        """Add one page of raw records (``where`` names the page for errors); returns the ids it held."""
-        ids: set[str] = set()
+    def add(self, raws: list[Any], where: str) -> None:
+        """Add one page of raw records (``where`` names the page for errors)."""
         good: list[dict[str, Any]] = []
         for position, raw in enumerate(raws, start=1):
             rid = record_id(raw, self.id_field, self.system, f"{where}, record {position}")
-            ids.add(rid)
+            self.seen += 1
             problems = type_problems(raw, self.types)
             if problems or rid in self.rejected:
-                if rid in self.rejected or rid in self.kept:
-                    self.repeats += 1
                 self.rejected.setdefault(rid, problems)
-                self.kept.pop(rid, None)
+                self._pass_rejected.add(rid)
                 continue
             good.append(self.clean(raw))
-        self.repeats += merge_by_id(self.kept, good, self.id_field, self.version_field)
-        return ids
+        if good:
+            from tthc.landing import record_batch
+
+            self._batches.append(record_batch(good, self.system))
+
+    def new_pass(self) -> None:
+        """A new read of the whole listing starts: ``in_pass`` counts from here."""
+        self._pass_start, self._pass_rejected = len(self._batches), set()
+
+    def in_pass(self) -> int:
+        """Distinct ids read since the pass began (kept and rejected)."""
+        return self._distinct(self._pass_start, self._pass_rejected)
 
     def __len__(self) -> int:
-        return len(self.kept) + len(self.rejected)
+        """Distinct ids read (kept and rejected)."""
+        return self._distinct(0, self.rejected)
+
+    def over(self, limit: int) -> bool:
+        """Whether more than ``limit`` distinct ids were read (counted only once the copies read exceed it)."""
+        return self.seen > limit and len(self) > limit
+
+    @property
+    def repeats(self) -> int:
+        """Copies read of an id already read."""
+        return self.seen - len(self)
+
+    @property
+    def kept(self) -> int:
+        """How many distinct records are kept."""
+        return len(self) - len(self.rejected)
+
+    def _distinct(self, start: int, more: Iterable[str]) -> int:
+        """Distinct ids in the batches from ``start`` on and in ``more`` (remembered until a batch is added)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        extra = sorted(set(more))
+        key = (start, len(self._batches), len(extra))
+        if self._counted is not None and self._counted[0] == key:
+            return self._counted[1]
+        columns = [batch.column(self.id_field) for batch in self._batches[start:]]
+        ids = pc.unique(pa.chunked_array(columns, type=pa.string()))
+        extra_ids = pa.array(extra, type=pa.string())
+        count = len(ids) + len(extra) - int(pc.sum(pc.is_in(extra_ids, value_set=ids)).as_py() or 0)
+        del ids
+        pa.default_memory_pool().release_unused()  # the hash table's memory, back to the system
+        self._counted = (key, count)
+        return count
+
+    def table(self) -> Any:
+        """The kept records as a pyarrow Table of the landing schema, one row per id, sorted by id.
+
+        Built a column at a time, each column of the pages let go once taken, so the merge needs little
+        more than the records themselves; the set then holds the merged table in place of its pages.
+        """
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from tthc.landing import empty_table
+
+        if not self._batches:
+            return empty_table(self.system)
+        schema = self._batches[0].schema
+        columns = {name: pa.chunked_array([batch.column(name) for batch in self._batches], type=field.type)
+                   for name, field in zip(schema.names, schema, strict=True)}
+        self._batches = []  # the columns above now hold the pages' buffers, each until it is taken
+        ids = columns[self.id_field]
+        rows = np.arange(len(ids))
+        if self.rejected:
+            rejected = pa.array(sorted(self.rejected), type=pa.string())
+            rows = rows[pc.invert(pc.is_in(ids, value_set=rejected)).to_numpy(zero_copy_only=False)]
+        order = pa.table({"id": pc.take(ids, rows), "copy": rows})
+        keys = [("id", "ascending", "at_end")]
+        if self.version_field:
+            order = order.append_column("version", pc.take(columns[self.version_field], rows))
+            keys.append(("version", "descending", "at_end"))  # a missing version is the oldest
+        keys.append(("copy", "descending", "at_end"))
+        indices = pc.sort_indices(order, sort_keys=keys)
+        sorted_ids = pc.take(order["id"], indices).combine_chunks()
+        first = np.ones(len(sorted_ids), dtype=bool)  # the first row of each id after the sort is the copy kept
+        if len(sorted_ids) > 1:
+            first[1:] = pc.not_equal(sorted_ids[1:], sorted_ids[:-1]).to_numpy(zero_copy_only=False)
+        keep = pc.take(order["copy"], pc.filter(indices, pa.array(first)))
+        del order, indices, sorted_ids, ids
+        merged = {}
+        for name in schema.names:
+            merged[name] = pc.take(columns.pop(name), keep).combine_chunks()
+        table = pa.table(merged, schema=schema)
+        self._batches = table.to_batches()
+        self._counted = None
+        pa.default_memory_pool().release_unused()
+        return table
 
     def records(self) -> list[dict[str, Any]]:
-        return [self.kept[key] for key in sorted(self.kept)]
+        """The kept records as dicts, sorted by id (small listings and tests; a connector lands ``table``)."""
+        return list(self.table().to_pylist())
 
     def rejections(self) -> list[dict[str, str]]:
         """``{id, field, expected, got}`` per wrong-typed field, sorted; never a value."""
         return [problem.to_dict(rid) for rid in sorted(self.rejected) for problem in self.rejected[rid]]
-

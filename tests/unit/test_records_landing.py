@@ -17,7 +17,6 @@ from tthc.records import (
     RecordSet,
     clean_dossier,
     clean_feedback,
-    merge_by_id,
 )
 
 RAW_DOSSIER = {
@@ -58,12 +57,32 @@ def test_record_without_id_names_the_system() -> None:
 
 
 def test_merge_keeps_the_newest_version_once() -> None:
-    found: dict[str, dict] = {}
-    old = clean_dossier(RAW_DOSSIER)
-    new = clean_dossier(RAW_DOSSIER | {"TrangThaiHoSo": 9, "NgayCapNhat": "20231105090000"})
-    assert merge_by_id(found, [new], "MaHoSo", "NgayCapNhat") == 0
-    assert merge_by_id(found, [old, old], "MaHoSo", "NgayCapNhat") == 2
-    assert len(found) == 1 and found[old["MaHoSo"]]["TrangThaiHoSo"] == 9
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    new = RAW_DOSSIER | {"TrangThaiHoSo": 9, "NgayCapNhat": "20231105090000"}
+    found.add([new], "page 1")
+    assert found.repeats == 0
+    found.add([RAW_DOSSIER, RAW_DOSSIER], "page 2")  # an older copy, twice on one page: the newer one stays
+    assert found.repeats == 2 and len(found) == 1
+    assert [r["TrangThaiHoSo"] for r in found.records()] == [9]
+    found.add([RAW_DOSSIER | {"TrangThaiHoSo": 10, "NgayCapNhat": "20231106090000"}], "page 3")
+    assert [r["TrangThaiHoSo"] for r in found.records()] == [10] and found.repeats == 3
+
+
+def test_kept_records_are_the_landing_table_sorted_by_id(tmp_path: Path) -> None:
+    """Pages arrive in any order; the table is one row per id, sorted, and lands as the dicts would."""
+    from tthc.landing import land_table
+
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    ids = [f"H87.872-231103-{n:04d}" for n in (5, 1, 9, 3, 7)]
+    for page, chunk in enumerate((ids[:2], ids[2:], ids[1:3]), start=1):
+        found.add([RAW_DOSSIER | {"MaHoSo": rid} for rid in chunk], f"page {page}")
+    table = found.table()
+    assert table.column("MaHoSo").to_pylist() == sorted(ids) and found.kept == 5 and found.repeats == 2
+    as_dicts = land_dossiers(tmp_path / "dicts.parquet", found.records())
+    as_table = land_table(tmp_path / "table.parquet", table)
+    assert as_dicts.read_bytes() == as_table.read_bytes()
+    empty = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier).table()
+    assert empty.num_rows == 0 and empty.schema == table.schema
 
 
 def test_landed_parquet_round_trips_without_personal_data(tmp_path: Path) -> None:
@@ -124,6 +143,25 @@ def test_null_is_left_to_the_quality_checks_and_a_rejected_id_stays_rejected() -
     found.add([RAW_DOSSIER], "page 3")  # and a well-typed copy again does not bring it back
     assert found.records() == [] and [r["field"] for r in found.rejections()] == ["TrangThaiHoSo"]
     assert found.repeats == 2 and len(found) == 1
+
+
+def test_a_copy_rejected_later_on_the_same_page_keeps_the_id_out() -> None:
+    """Order does not matter: a well-typed copy before a broken one on one page is not counted either."""
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    other = RAW_DOSSIER | {"MaHoSo": "H87.872-231103-0008"}
+    found.add([RAW_DOSSIER, other, RAW_DOSSIER | {"KenhThucHien": "2"}], "page 1")
+    assert [r["MaHoSo"] for r in found.records()] == ["H87.872-231103-0008"]
+    assert found.kept == 1 and len(found) == 2 and found.repeats == 1
+
+
+def test_counts_of_a_pass_and_of_the_whole_listing() -> None:
+    found = RecordSet(HOTLINE, "id", FEEDBACK_JSON_TYPES, clean_feedback)
+    found.add([RAW_FEEDBACK | {"id": f"PA-{n}"} for n in range(5)], "page 1")
+    assert found.in_pass() == len(found) == 5 and not found.over(5) and found.over(4)
+    found.new_pass()
+    found.add([RAW_FEEDBACK | {"id": f"PA-{n}"} for n in (3, 4, 5)] + [RAW_FEEDBACK | {"id": "PA-6", "status": 1}],
+              "page 1 of pass 2")
+    assert found.in_pass() == 4 and len(found) == 7 and found.kept == 6 and found.repeats == 2
 
 
 def test_feedback_types() -> None:

@@ -44,7 +44,7 @@ def fetch_feedback(base_url: str, api_key: str, district: str, received_from: da
             raise SourceError(f"{HOTLINE}: a page for district {district} does not follow the contract "
                               f"(expects items: list, next_cursor: string or null; got keys {sorted(body)})")
         found.add(items, f"district {district}, page {pages}")
-        if len(found) > limits.max_records:
+        if found.over(limits.max_records):
             raise limits.exceeded(HOTLINE, "max_records", f"district {district}: {len(found):,} distinct items read")
         if not next_cursor:
             break
@@ -54,11 +54,11 @@ def fetch_feedback(base_url: str, api_key: str, district: str, received_from: da
         followed.add(next_cursor)
         cursor = next_cursor
     log.info("%s district %s: %d items in %d requests (%d repeats merged, %d set aside)", HOTLINE, district,
-             len(found.kept), pages, found.repeats, len(found.rejected))
+             found.kept, pages, found.repeats, len(found.rejected))
     notes = []
     if found.rejected:
         first = found.rejections()[0]
         notes.append(f"{len(found.rejected)} feedback item(s) set aside for fields of the wrong JSON type (e.g. "
                      f"{first['id']}: {first['field']} is a {first['got']}, the contract says {first['expected']}); "
                      "the quality check feedback.field_types counts them")
-    return Extract(found.records(), pages, found.repeats, client.attempts_failed, notes, found.rejections())
+    return Extract(found.table(), pages, found.repeats, client.attempts_failed, notes, found.rejections())

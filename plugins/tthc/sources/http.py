@@ -101,18 +101,30 @@ class Limits:
 class Extract:
     """The records of one unit, source and window (no personal data), and what it took to get them.
 
+    The records are columns (``table``), not dicts: a unit of a million dossiers must fit a task's memory.
+
     ``rejected`` lists the records set aside for a field of the wrong JSON type: id, field, expected
     and received type, never the value. ``notes`` are warnings for the run summary. ``passes`` counts
     full re-reads of a live listing (always 1 for a cursor listing).
     """
 
-    records: list[dict[str, Any]]
+    table: Any  # pyarrow Table of the landing schema, one row per record, sorted by id (RecordSet.table)
     requests: int
     repeats: int
     transient_failures: int
     notes: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     passes: int = 1
+
+    @property
+    def count(self) -> int:
+        """How many records were kept."""
+        return int(self.table.num_rows)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The records as dicts, sorted by id: for small listings and tests (the pipeline lands ``table``)."""
+        return list(self.table.to_pylist())
 
 
 def origin(url: str) -> tuple[str, str, int | None]:

@@ -40,7 +40,7 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
     for pass_no in range(1, policy.max_passes + 1):
         totals: set[int] = set()
         claimed_pages: set[int] = set()
-        seen_this_pass: set[str] = set()
+        found.new_pass()
         page = 1
         while True:
             if pages >= limits.max_pages:
@@ -53,8 +53,8 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
             data, total, total_pages = _page_parts(body, params)
             totals.add(total)
             claimed_pages.add(total_pages)
-            seen_this_pass |= found.add(data, f"district {district}, page {page} of pass {pass_no}")
-            if len(found) > limits.max_records:
+            found.add(data, f"district {district}, page {page} of pass {pass_no}")
+            if found.over(limits.max_records):
                 raise limits.exceeded(ONE_STOP, "max_records", f"district {district}: {len(found):,} distinct "
                                       "dossiers read")
             if len(data) < page_size:  # a short or empty page ends the listing, whatever it claimed
@@ -63,33 +63,33 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
         # The smallest total of the pass is the most the list can have held throughout it; a live list that
         # grew while read reports larger totals on later pages, and the next pass catches what was added.
         total = min(totals)
-        complete_pass = len(seen_this_pass) >= total
-        settled = len(found) >= total and len(found) == previous_size
+        in_pass, distinct = found.in_pass(), len(found)
+        complete_pass = in_pass >= total
+        settled = distinct >= total and distinct == previous_size
         log.info("%s district %s pass %d: %d unique this pass, %d in all, total %s, pages read %d (claimed %s)",
-                 ONE_STOP, district, pass_no, len(seen_this_pass), len(found), sorted(totals), page,
-                 sorted(claimed_pages))
-        if max(totals) < len(seen_this_pass) or max(claimed_pages) < page - (len(data) == 0):
+                 ONE_STOP, district, pass_no, in_pass, distinct, sorted(totals), page, sorted(claimed_pages))
+        if max(totals) < in_pass or max(claimed_pages) < page - (len(data) == 0):
             claims.append(f"pass {pass_no}: it claimed total {sorted(totals)} and total_pages "
-                          f"{sorted(claimed_pages)}, and {len(seen_this_pass)} dossiers on {page} page(s) were read")
+                          f"{sorted(claimed_pages)}, and {in_pass} dossiers on {page} page(s) were read")
         if complete_pass or settled:
             notes = []
             if claims:
                 notes.append(f"the one-stop system understated its listing for district {district} ("
                              + "; ".join(claims) + "): every page was read until a short one, the report counts "
                              "what was read; tell the system's operator")
-            elif len(found) > total:
-                notes.append(f"{len(found) - total} dossier(s) more than the system's total {total}: "
+            elif distinct > total:
+                notes.append(f"{distinct - total} dossier(s) more than the system's total {total}: "
                              "the list changed while read")
             if found.rejected:
                 notes.append(f"{len(found.rejected)} dossier(s) set aside for fields of the wrong JSON type "
                              f"(e.g. {_example(found.rejections())}); the quality check dossiers.field_types "
                              "counts them")
-            return Extract(found.records(), pages, found.repeats, client.attempts_failed, notes, found.rejections(),
+            return Extract(found.table(), pages, found.repeats, client.attempts_failed, notes, found.rejections(),
                            passes=pass_no)
-        previous_size = len(found)
+        previous_size = distinct
     raise SourceError(
         f"{ONE_STOP}: district {district}, window {active_from}..{active_to}: the list kept changing over "
-        f"{policy.max_passes} passes ({len(found)} unique dossiers read, total reported {sorted(totals)}); "
+        f"{policy.max_passes} passes ({distinct} unique dossiers read, total reported {sorted(totals)}); "
         "refusing to count an incomplete list. Rerun the task later.",
         retryable=True,
     )
