@@ -90,7 +90,7 @@ def waiting(stack: AirflowStack, run_id: str, subject: str) -> dict[str, Any]:
         detail = required_actions(stack, run_id).get(subject)
         return detail if detail and detail["task_instance"]["state"] == "awaiting_input" else None
 
-    return wait_for(f"{subject!r} to wait for an answer", asked, timeout=RUN_TIMEOUT, interval=3,  # type: ignore[no-any-return]
+    return wait_for(f"{subject!r} to wait for an answer", asked, timeout=RUN_TIMEOUT, interval=3,
                     alive=stack.check_alive)
 
 
