@@ -1,24 +1,44 @@
-"""The report as a PDF: headless LibreOffice in a private, swept scratch folder.
+"""The report as a PDF: headless LibreOffice, preferably one already running on the host.
 
 Why a module of its own: converting is the one step that runs an outside program. It must never
-hang a task (a timeout ends LibreOffice's whole process group), never share a profile between two
-conversions on one worker (each gets its own folder), and never leave a LibreOffice running after
-its task was killed (the next conversion sweeps what a dead process left). Without LibreOffice on
-the worker there is no PDF, and the caller says so.
+hang a task (a timeout ends LibreOffice's whole process group), never let two conversions fight
+over one profile, and never leave a LibreOffice running after its task was killed (the next
+conversion sweeps what a dead process left). Without LibreOffice on the worker there is no PDF,
+and the caller says so.
+
+Why a shared instance: starting LibreOffice is most of a conversion (1.7-2.1 s with a new profile
+on the 2-core reference machine, against 0.4-0.5 s for the conversion itself), and every unit's
+report is converted in a task process of its own. LibreOffice's own launcher hands a
+``--convert-to`` to the instance already running on the same profile (its per-user IPC pipe) and
+waits for it, so a conversion is the usual command line with the shared profile. Two facts make it
+work and are handled here: LibreOffice 7.4 ends itself after a handed-over conversion when no
+document is left open (``DispatchWatcher::executeDispatchRequests``: "We don't have any task open
+so we have to shutdown ourself"), so the instance keeps a small file open; and a hung or dead
+instance must cost one conversion at most, so a short timeout ends it and the conversion falls back
+to a LibreOffice of its own, as before. The instance is owned by a small keeper process
+(``keep_instance``) that ends it after ``SHARED_IDLE_SECONDS`` without a conversion. The PDFs are
+the same as a LibreOffice started for the conversion makes (only the creation time, ``/ID`` and
+``/DocChecksum``, which differ between any two conversions, differ). ``TTHC_PDF_SHARED_LIBREOFFICE=0``
+turns the shared instance off.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import os
 import shutil
 import signal
+import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from tthc.storage import atomic_write_bytes
 
@@ -27,6 +47,17 @@ log = logging.getLogger(__name__)
 PDF_TIMEOUT_SECONDS = 120  # one conversion; the model report takes 1-2 s, a hung LibreOffice never ends
 # Private folders of one process: ``tthc-soffice-<pid>-<random>`` under the system's temporary folder.
 SCRATCH_PREFIX = "tthc-soffice-"
+# The shared instance's folder, one per user: ``tthc-libreoffice-<uid>``. Not ``SCRATCH_PREFIX``: the sweep of
+# dead processes' folders must leave it alone (its keeper's pid is not in its name).
+SHARED_PREFIX = "tthc-libreoffice-"
+SHARED_ENV = "TTHC_PDF_SHARED_LIBREOFFICE"  # "0": every conversion starts its own LibreOffice
+SHARED_TIMEOUT_SECONDS = 30.0  # a handed-over conversion; the model report takes 0.4 s, a queue of a few more
+SHARED_START_SECONDS = 60.0  # the instance's start, until its kept file is open
+SHARED_IDLE_SECONDS = 600.0  # the keeper ends the instance after this long without a conversion
+SHARED_BASE: Path | None = None  # where the shared folder is made (None: the system's temporary folder); for tests
+OPTIONS = ("--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nofirststartwizard")
+KEPT_FILE = "kept-open.txt"
+_keepers: list[subprocess.Popen[bytes]] = []  # held so that Python does not warn about a child still running
 
 
 def find_soffice() -> str | None:
@@ -108,45 +139,220 @@ def scratch_folder() -> Iterator[Path]:
         yield Path(work)
 
 
-def convert_in_folder(work: Path, source: Path, executable: str, timeout: float) -> bytes:
-    """Convert ``source`` (inside ``work``) with headless LibreOffice; the PDF's bytes, or an error.
+def _run(command: list[str], home: Path, timeout: float, name: str) -> tuple[int, bytes, bytes]:
+    """Run LibreOffice's launcher in its own session; its exit code and output, RuntimeError after ``timeout``.
 
-    The profile lives in ``work``: two conversions sharing the default profile (two tasks on one
-    worker) block or fail on its lock. LibreOffice runs in its own process group, so that a timeout,
-    or any exception here (Airflow's ``execution_timeout`` raises in the task), ends its child
-    ``soffice.bin`` too: ``finally`` kills the group whenever the launcher has not exited.
+    ``finally`` kills the whole process group whenever the launcher has not exited: on a timeout, or
+    any exception here (Airflow's ``execution_timeout`` raises in the task), the child ``soffice.bin``
+    must not outlive it.
     """
-    profile, outdir = work / "profile", work / "out"
-    command = [
-        executable,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nofirststartwizard",
-        "--convert-to", "pdf:writer_pdf_Export",
-        "--outdir", str(outdir),
-        str(source),
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env={**os.environ, "HOME": str(work)},
-    )
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True, env={**os.environ, "HOME": str(home)})
     try:
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise RuntimeError(f"LibreOffice did not convert {source.name} within {timeout:g} s") from None
+            raise RuntimeError(f"LibreOffice did not convert {name} within {timeout:g} s") from None
     finally:
         if process.returncode is None:  # still running: timed out, or interrupted by an exception
             with suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
+    return process.returncode, stdout, stderr
+
+
+def _command(executable: str, profile: Path, outdir: Path, source: Path) -> list[str]:
+    return [executable, f"-env:UserInstallation={profile.as_uri()}", *OPTIONS,
+            "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(outdir), str(source)]
+
+
+def convert_in_folder(work: Path, source: Path, executable: str, timeout: float) -> bytes:
+    """Convert ``source`` (inside ``work``) with headless LibreOffice; the PDF's bytes, or an error.
+
+    First through the host's shared LibreOffice (``convert_shared``); when there is none yet, or it
+    fails, with a LibreOffice started for this conversion, as before the shared one existed: its
+    profile lives in ``work`` (two conversions sharing the default profile block or fail on its
+    lock). One log line says which way the PDF was made.
+    """
+    started = time.monotonic()
+    pdf, how = convert_shared(work, source, executable, timeout)
+    if pdf is not None:
+        log.info("PDF of %s converted by %s in %.2f s", source.name, how, time.monotonic() - started)
+        return pdf
+    outdir = work / "out"
+    code, stdout, stderr = _run(_command(executable, work / "profile", outdir, source), work, timeout, source.name)
     produced = outdir / f"{source.stem}.pdf"
-    if process.returncode != 0 or not produced.is_file():
+    if code != 0 or not produced.is_file():
         detail = (stderr or stdout).decode("utf-8", "replace").strip()
-        raise RuntimeError(f"LibreOffice failed to convert {source.name} (exit {process.returncode}): {detail}")
+        raise RuntimeError(f"LibreOffice failed to convert {source.name} (exit {code}): {detail}")
+    log.info("PDF of %s converted by a LibreOffice started for it in %.2f s (%s)", source.name,
+             time.monotonic() - started, how)
     return produced.read_bytes()
+
+
+# ---- the shared instance ---------------------------------------------------------------------------
+
+
+def shared_folder() -> Path | None:
+    """This user's folder of the shared instance (made 0700), or None when it cannot be trusted.
+
+    Why the checks: the folder is in the shared temporary folder, where another user could have made
+    it first to have our conversions run in a LibreOffice of theirs; it must be a real folder of this
+    user, closed to others.
+    """
+    folder = (SHARED_BASE or Path(tempfile.gettempdir())) / f"{SHARED_PREFIX}{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as error:
+        log.warning("no shared LibreOffice: %s", error)
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        log.warning("no shared LibreOffice: %s is not a folder of this user closed to others", folder)
+        return None
+    return folder
+
+
+def _real_launcher(executable: str) -> bool:
+    """Whether ``executable`` is LibreOffice's own launcher (``soffice.bin`` beside it), whose hand-over we rely on.
+
+    A wrapper script (a snap, a stand-in) is run the old way: what it does with a second call is unknown.
+    """
+    return Path(executable).resolve().with_name("soffice.bin").is_file()
+
+
+def _lock(folder: Path) -> int:
+    return os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def running_instance(folder: Path) -> dict[str, Any] | None:
+    """The shared instance's record (``keeper``, ``soffice`` pids) when both processes run; None otherwise."""
+    try:
+        record = json.loads((folder / "instance").read_text())
+        alive = all(isinstance(record.get(key), int) and _pid_alive(record[key]) for key in ("keeper", "soffice"))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return record if alive else None
+
+
+def end_instance(folder: Path) -> list[int]:
+    """End every process of the shared instance (keeper, LibreOffice, launchers handing over to it); their pids."""
+    pids = _processes_using(folder)
+    for pid in pids:
+        with suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(_pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (folder / "instance").unlink(missing_ok=True)
+    return pids
+
+
+def _start_keeper(folder: Path, executable: str) -> None:
+    """Start ``keep_instance`` detached: its own session, no inherited output (a task's log pipe would stay open)."""
+    code = ("import sys, pathlib; from tthc.report.pdf import keep_instance; "
+            "keep_instance(pathlib.Path(sys.argv[1]), sys.argv[2])")
+    plugins = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join([plugins, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    _keepers[:] = [keeper for keeper in _keepers if keeper.poll() is None]
+    _keepers.append(subprocess.Popen([sys.executable, "-c", code, str(folder), executable], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                     env={**os.environ, "PYTHONPATH": path}, cwd=folder))
+
+
+def convert_shared(work: Path, source: Path, executable: str, timeout: float) -> tuple[bytes | None, str]:
+    """The PDF made by the host's running LibreOffice and how, or None and why not (the caller starts its own).
+
+    A conversion holds the folder's lock shared; starting or ending the instance holds it alone, so a
+    launcher never finds the instance half started. With no instance running, a keeper is started for
+    the next conversions and this one goes the old way. A launcher that finds the instance gone
+    converts by itself (it says so on its output): the PDF is as good, and a new keeper is started.
+    """
+    if os.environ.get(SHARED_ENV, "1") == "0":
+        return None, f"{SHARED_ENV}=0"
+    if not _real_launcher(executable):
+        return None, f"{executable} is not LibreOffice's own launcher"
+    folder = shared_folder()
+    if folder is None:
+        return None, "no folder for a shared LibreOffice"
+    lock = _lock(folder)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None, "the shared LibreOffice is starting or ending"
+        record = running_instance(folder)
+        if record is None:
+            _start_keeper(folder, executable)
+            return None, "no shared LibreOffice ran; one is starting for the next conversions"
+        os.utime(folder / "instance")  # the keeper's idle clock
+        outdir = work / "shared-out"
+        limit = min(timeout, SHARED_TIMEOUT_SECONDS)
+        try:
+            code, stdout, stderr = _run(_command(executable, folder / "profile", outdir, source), folder, limit,
+                                        source.name)
+        except RuntimeError:
+            ended = end_instance(folder)
+            log.warning("the shared LibreOffice (pid %s) did not convert %s within %g s: ended (%d processes)",
+                        record["soffice"], source.name, limit, len(ended))
+            return None, f"the shared LibreOffice did not answer within {limit:g} s"
+    finally:
+        os.close(lock)
+    produced = outdir / f"{source.stem}.pdf"
+    if code != 0 or not produced.is_file():
+        detail = (stderr or stdout).decode("utf-8", "replace").strip()
+        return None, f"the shared LibreOffice failed (exit {code}): {detail}"
+    if b"convert " in stdout:  # the launcher printed its own conversion: the instance was gone
+        _start_keeper(folder, executable)  # it waits for the lock, then replaces the instance
+        return produced.read_bytes(), "a LibreOffice of its own on the shared profile (the shared one had ended)"
+    return produced.read_bytes(), f"the shared LibreOffice (pid {record['soffice']})"
+
+
+def keep_instance(folder: Path, executable: str, idle: float | None = None) -> None:
+    """Run the shared LibreOffice until it has had no conversion for ``idle`` seconds, or dies; then end it.
+
+    Runs in a process of its own (``_start_keeper``), in a session of its own that LibreOffice shares,
+    so ending the session's process group ends both. Only one keeper runs: the lock is taken alone and
+    the record checked again; what a killed keeper left (a LibreOffice on the profile, its record, the
+    kept file's lock) is removed before starting.
+    """
+    idle = SHARED_IDLE_SECONDS if idle is None else idle
+    lock = _lock(folder)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if running_instance(folder) is not None:
+        return
+    end_instance(folder)
+    shutil.rmtree(folder / "profile", ignore_errors=True)  # a new profile per instance, as a per-unit start has
+    kept = folder / KEPT_FILE
+    kept.write_text("")
+    ready = folder / f".~lock.{KEPT_FILE}#"  # LibreOffice's lock of an open document: the instance is up
+    ready.unlink(missing_ok=True)
+    with open(folder / "instance.log", "ab") as out:
+        office = subprocess.Popen([executable, f"-env:UserInstallation={(folder / 'profile').as_uri()}", *OPTIONS,
+                                   str(kept)], stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=folder,
+                                  env={**os.environ, "HOME": str(folder)})
+    deadline = time.monotonic() + SHARED_START_SECONDS
+    while not ready.exists():
+        if office.poll() is not None or time.monotonic() > deadline:
+            os.killpg(0, signal.SIGKILL)
+        time.sleep(0.05)
+    record = folder / "instance"
+    staged = folder / "instance.new"
+    staged.write_text(json.dumps({"keeper": os.getpid(), "soffice": office.pid}))
+    staged.replace(record)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    while office.poll() is None:
+        time.sleep(1)
+        with suppress(OSError):
+            if time.time() - record.stat().st_mtime < idle:
+                continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # no conversion under way
+        except BlockingIOError:
+            continue
+        break
+    record.unlink(missing_ok=True)
+    os.killpg(0, signal.SIGKILL)  # LibreOffice's launcher, soffice.bin, and this keeper
 
 
 def pdf_bytes(docx: bytes, name: str, timeout: float = PDF_TIMEOUT_SECONDS) -> bytes | None:
