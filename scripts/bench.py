@@ -19,8 +19,13 @@ the same work costs at least, measured in the same run on the same machine, and 
   warehouse); no floor.
 - ``docx``: the ``write_report`` step without its PDF (warehouse rows, context, chart, template, publish);
   floor: an empty template rendered by the same function (``report.render_report``).
-- ``pdf``: one LibreOffice conversion of that .docx (when ``soffice`` is installed); floor: converting the
-  empty .docx (LibreOffice's start).
+- ``docx, new process``: the same step in a new interpreter with Airflow's SDK already imported, as a task
+  process runs it (the report's imports count: every task is a new process); floor: the empty template
+  rendered in a new interpreter the same way.
+- ``pdf``: one conversion of that .docx as the pipeline makes it, by the host's shared LibreOffice (started
+  and waited for first); floor: the empty .docx the same way.
+- ``pdf, own start``: the same with ``TTHC_PDF_SHARED_LIBREOFFICE=0`` (a LibreOffice started for the
+  conversion, as every unit did before); floor: the empty .docx the same way (LibreOffice's start).
 
 The month is synthetic and deterministic: the simulator's records of Huyện Cao Lãnh (873) for period
 2023-11 (5,157 dossiers, 22 feedback items, exactly the shape of docs/sources.md, personal data
@@ -276,6 +281,56 @@ def empty_template(folder: Path) -> Path:
 # ---- the stages of one size -------------------------------------------------------------------------
 
 
+FRESH = """
+import json, re, sys, time
+from pathlib import Path
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/plugins"]
+import airflow.sdk  # noqa: F401  a task process has it loaded before its step runs
+def kib(key):
+    found = re.search(key + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text())
+    return int(found.group(1)) if found else float("nan")
+before = kib("VmRSS")
+started = time.perf_counter()
+if sys.argv[2] == "empty":
+    from tthc.report import render_report
+    render_report(Path(sys.argv[3]), {}, Path(sys.argv[4]))
+else:
+    from tthc import pipeline
+    from tthc.config import load_config
+    from tthc.district_month import DistrictMonth
+    from tthc.periods import parse_period
+    from tthc.report import pdf
+    pdf.find_soffice = lambda: None
+    config = load_config()
+    period = parse_period(sys.argv[5], config.schedule.convention)
+    month = DistrictMonth(config, period, config.unit_for(sys.argv[6], period), Path(sys.argv[3]),
+                          "sqlite:///" + sys.argv[4])
+    pipeline.write_report(month)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "peak": kib("VmHWM") / 1024, "extra": (kib("VmHWM") - before) / 1024}))
+"""
+
+
+def fresh_process(kind: str, source: Path, target: Path) -> Run:
+    """The write_report step (``kind="docx"``: ``source`` the data root, ``target`` the warehouse file) or the empty
+    template's render (``"empty"``: template, output) in a new interpreter, timed from after Airflow's import."""
+    done = subprocess.run([sys.executable, "-c", FRESH, str(ROOT), kind, str(source), str(target), PERIOD, DISTRICT],
+                          capture_output=True, text=True, check=True)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(figures["seconds"], figures["peak"], figures["extra"])
+
+
+def shared_ready(docx: bytes) -> None:
+    """Convert once and wait for the host's shared LibreOffice, so that ``pdf`` times a handed-over conversion."""
+    from tthc.report import pdf
+
+    pdf.pdf_bytes(docx, "warm-up.docx")
+    folder = pdf.shared_folder()
+    deadline = time.monotonic() + 90
+    while folder is not None and pdf.running_instance(folder) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[list[Stage], dict[str, Any]]:
     from tthc import metrics, pipeline, report
     from tthc.config import load_config
@@ -297,7 +352,8 @@ def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[
     empty = empty_template(work)
     stages = {name: Stage(name, records) for name, records in (
         ("extract", 1), ("landing", 1), ("validate", 1), ("metrics", 1), ("compute step", 1), ("docx", None),
-        ("pdf", None))}
+        ("pdf", None), ("pdf, own start", None))}
+    fresh = Stage("docx, new process", None)  # printed in a table of its own
     stages["validate"].floor_of = "extract"
     info: dict[str, Any] = {}
     with simulator(dossiers) as url:
@@ -360,16 +416,31 @@ def bench_size(dossiers: int, repeat: int, with_pdf: bool, work: Path) -> tuple[
             stages["docx"].runs.append(run)
             stages["docx"].floors.append(
                 measure(lambda: report.render_report(empty, {}, work / "empty-out.docx"))[0].seconds)
+            fresh.runs.append(fresh_process("docx", root, work / f"wh-{dossiers}.db"))
+            fresh.floors.append(fresh_process("empty", empty, work / "empty-new.docx").seconds)
             if with_pdf and number == 0:  # one conversion per size: LibreOffice's cost does not vary with records
+                shared_ready(docx)
                 run, _ = measure(lambda: pdf_bytes(docx, "report.docx"))
                 stages["pdf"].runs.append(run)
                 stages["pdf"].floors.append(measure(lambda: pdf_bytes(empty.read_bytes(), "empty.docx"))[0].seconds)
+                saved = os.environ.get(pdf.SHARED_ENV)
+                os.environ[pdf.SHARED_ENV] = "0"
+                try:
+                    run, _ = measure(lambda: pdf_bytes(docx, "report.docx"))
+                    stages["pdf, own start"].runs.append(run)
+                    stages["pdf, own start"].floors.append(
+                        measure(lambda: pdf_bytes(empty.read_bytes(), "empty.docx"))[0].seconds)
+                finally:
+                    os.environ.pop(pdf.SHARED_ENV)
+                    if saved is not None:
+                        os.environ[pdf.SHARED_ENV] = saved
 
         for number in range(repeat):
             one_round(number)
     for stage in stages.values():
         if stage.floor_of:
             stage.floors = [stages[stage.floor_of].best().seconds]
+    info["docx, new process"] = fresh
     return [s for s in stages.values() if s.runs], info
 
 
@@ -575,6 +646,9 @@ def main() -> None:
     print(f"\nDistrict {DISTRICT}, period {PERIOD}, synthetic month; best of {args.repeat}; GX import "
           f"{gx_import:.2f} s once per task process (not counted); records/s counts dossiers + feedback items.\n")
     print("\n".join(table(results)))
+    print("\nThe docx stage in a new interpreter with Airflow's SDK imported, as a task process runs it (its imports "
+          "count); floor: the empty template rendered the same way:\n")
+    print("\n".join(table({size: [infos[size]["docx, new process"]] for size in sizes})))
     print("\nGrowth of each stage's time when the month grows tenfold (×10 is linear):\n")
     print("\n".join(growth(results)))
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
@@ -582,7 +656,9 @@ def main() -> None:
         figures = {str(size): [{"stage": s.name, "best": s.best().__dict__, "records": s.records,
                                 "floor": min(s.floors) if s.floors else None} for s in stages]
                    for size, stages in results.items()}
-        args.json.write_text(json.dumps({"machine": machine(), "sizes": figures}, indent=1))
+        fresh = {str(size): {"best": infos[size]["docx, new process"].best().__dict__,
+                             "floor": min(infos[size]["docx, new process"].floors)} for size in sizes}
+        args.json.write_text(json.dumps({"machine": machine(), "sizes": figures, "docx_new_process": fresh}, indent=1))
 
 
 if __name__ == "__main__":
