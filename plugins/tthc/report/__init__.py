@@ -3,13 +3,13 @@
 - ``context``: metric rows, configuration and operator inputs become the values the template
   writes: every figure in Vietnamese format, every case of a sentence in the words of the phrase
   file (``tthc.phrases``), whole-paragraph choices as flags. Testable without Word.
-- ``chart``: the annex chart, drawn the same for the same data.
+- ``chart``: the annex chart, drawn the same for the same data (Pillow, DejaVu Sans).
 - ``document``: the clerk's template (``include/templates/bao-cao-thang.docx``) filled, byte-stable.
-- ``pdf``: the PDF through headless LibreOffice, optional.
+- ``pdf``: the PDF through headless LibreOffice (one instance kept per host, or one per conversion), optional.
 
 The wording lives in the template and its phrase file, the documents cited, the recipient, the
 signer and the distribution in the configuration: none needs a code change (``docs/report.md``).
-Heavy libraries (docxtpl, matplotlib) are imported inside the functions that need them, so the DAG
+Heavy libraries (docxtpl, Pillow) are imported inside the functions that need them, so the DAG
 processor can import this package cheaply.
 """
 
