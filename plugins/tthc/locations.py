@@ -17,7 +17,9 @@ Layout of one period ``<YYYY-MM>`` and reporting unit ``<code>``:
 - ``quality/<YYYY-MM>/<code>/``: the results page ``index.html``, each GX result ``<suite>.json``, the
   findings ``summary.json``, the quarantined records ``quarantine/<source>.parquet`` and the clean
   extracts ``<source>.parquet`` the metrics are computed from (see ``tthc.quality.district``);
-- ``metrics/<YYYY-MM>/<code>/evidence.json``: the record ids behind the figures stored in the warehouse;
+- ``metrics/<YYYY-MM>/<code>/evidence.json``: the figures stored in the warehouse and how to trace them, with
+  the record ids behind them beside it as ``dossier-ids.parquet`` and ``feedback-ids.parquet`` (one row per
+  record: its id, its handling unit, one flag per count), which the evidence names with their digests;
 - ``inputs/<YYYY-MM>/<code>.json``: the office's inputs the unit's month used and where they came from (the
   form's answer, a timeout, the inputs file), kept so that a rerun or a backfill does not ask again;
 - ``reports/<YYYY-MM>/``: the unit's report set ``bao-cao-tthc-<code>-<YYYY-MM>`` + ``.docx``, ``.pdf``,
@@ -40,6 +42,7 @@ QUALITY_SUMMARY = "summary.json"  # the gate's findings and decisions, beside th
 QUARANTINE = "quarantine"  # subfolder of the quality folder: the records set aside, per source
 OLD_DATA_DOCS = "data_docs"  # GX Data Docs that earlier versions wrote in the quality folder; removed
 EVIDENCE = "evidence.json"  # in metrics/<YYYY-MM>/<code>/
+EVIDENCE_IDS = {"dossiers": "dossier-ids.parquet", "feedback": "feedback-ids.parquet"}  # beside it
 
 RUN_SUMMARY = "run-summary.json"  # beside a period's reports, written by the run's last task
 # A unit's report set of a period: the letter, its PDF and the record ids behind its figures.
@@ -100,6 +103,11 @@ def province_set(root: Any, province_code: str, period: str) -> dict[str, Any]:
     """The province's set of the period by kind (``docx``, ``pdf``, ``xlsx``); the .docx is written last."""
     folder = report_dir(root, period)
     return {kind: folder / name for kind, name in province_names(province_code, period).items()}
+
+
+def evidence_ids_key(period: str, unit_code: str, source: str) -> str:
+    """Where a source's id file of the unit's evidence is, relative to the data root (as the evidence names it)."""
+    return f"{METRICS}/{period}/{unit_code}/{EVIDENCE_IDS[source]}"
 
 
 def report_dir(root: Any, period: str) -> Any:
@@ -197,6 +205,15 @@ class DistrictFiles:
         removes it before replacing them and writes the new one after.
         """
         return self.root / METRICS / self.period / self.unit_code / EVIDENCE
+
+    def evidence_ids(self, source: str) -> Any:
+        """The record ids behind the figures of one source (``dossiers``, ``feedback``), beside ``evidence``.
+
+        Why a columnar file and not lists in the evidence JSON: at a million dossiers those lists made a 133 MB
+        JSON that the metrics and report steps held as Python objects (over a gigabyte); the same ids and
+        their flags are a few MB of Parquet, and the JSON stays small.
+        """
+        return self.root / evidence_ids_key(self.period, self.unit_code, source)
 
     @property
     def office_inputs(self) -> Any:

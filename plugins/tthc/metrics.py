@@ -232,11 +232,24 @@ def feedback_metrics(flags: pd.DataFrame, unit: ReportingUnit, period: Period) -
     return row
 
 
-def evidence(flags: pd.DataFrame, id_column: str, counts: tuple[str, ...], group: str | None = None
-             ) -> dict[str, dict[str, list[str]]]:
-    """The ids behind each count, per group value (e.g. per unit code), for auditors."""
-    groups = flags.groupby(group) if group else [("all", flags)]
-    return {
-        str(key): {name: sorted(part.loc[part[name], id_column].astype(str)) for name in counts}
-        for key, part in groups
-    }
+def evidence_ids(flags: pd.DataFrame, id_column: str, counts: tuple[str, ...], group: str | None = None) -> bytes:
+    """The ids behind every count as Parquet: one row per record (id, ``group`` when given, a flag per count).
+
+    Sorted by id, so the same records give the same bytes. A count of a unit is the number of its rows whose
+    flag is true; the figures of ``docs/metrics.md`` section 7 are sums over rows of this file.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = [id_column, *([group] if group else []), *counts]
+    frame = flags[columns].sort_values(id_column, kind="stable")
+    fields = [pa.field(id_column, pa.string(), nullable=False)]
+    fields += [pa.field(group, pa.string(), nullable=False)] if group else []
+    fields += [pa.field(name, pa.bool_(), nullable=False) for name in counts]
+    table = pa.table({name: frame[name].astype(str if name in (id_column, group) else bool).to_numpy()
+                      for name in columns}, schema=pa.schema(fields))
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    return out.getvalue()

@@ -158,7 +158,8 @@ def discard_outputs(month: DistrictMonth) -> list[str]:
     folder = files.report_dir
     stem = files.report_set["docx"].name.removesuffix(".docx")
     doomed = [p for p in folder.glob(f"{stem}.*")] if folder.exists() else []
-    doomed += [files.evidence, *(files.quality.clean(source) for source in (DOSSIERS, FEEDBACK))]
+    doomed += [files.evidence, *(files.evidence_ids(source) for source in (DOSSIERS, FEEDBACK)),
+               *(files.quality.clean(source) for source in (DOSSIERS, FEEDBACK))]
     removed += [str(path) for path in doomed if remove_file(path)]
     with warehouse.connected(month.warehouse_url) as engine:
         rows = warehouse.delete_period(engine, period.name, unit.code)
@@ -268,6 +269,7 @@ def compute_metrics(month: DistrictMonth, run_id: str) -> dict[str, Any]:
     never a report or an evidence file that disagrees with the warehouse.
     """
     from tthc import metrics, warehouse
+    from tthc.locations import evidence_ids_key
     from tthc.quality import QualityError
     from tthc.quality.checks import DOSSIERS, FEEDBACK
     from tthc.quality.district import read_summary, validate_metrics
@@ -287,17 +289,26 @@ def compute_metrics(month: DistrictMonth, run_id: str) -> dict[str, Any]:
         discard_outputs(month)
         raise
     checked = read_summary(quality) or checked
+    ids = {DOSSIERS: metrics.evidence_ids(d_flags, "MaHoSo", metrics.DOSSIER_COUNTS, group="unit_code"),
+           FEEDBACK: metrics.evidence_ids(f_flags, "id", metrics.FEEDBACK_COUNTS)}
+    files = {source: month.files.evidence_ids(source) for source in ids}
+    record_ids = {source: {"file": evidence_ids_key(period.name, unit.code, source),
+                           "sha256": hashlib.sha256(data).hexdigest(), "rows": len(flags)}
+                  for (source, data), flags in zip(ids.items(), (d_flags, f_flags), strict=True)}
     evidence = json.dumps(
-        build_evidence(unit, period, dossier_rows, feedback_row, d_flags, f_flags, run_id, quality=checked),
+        build_evidence(unit, period, dossier_rows, feedback_row, record_ids, run_id, quality=checked),
         ensure_ascii=False, indent=1, default=str).encode("utf-8")
     withdrawn = withdraw_report(month)
-    if remove_file(month.files.evidence):
-        withdrawn.append(str(month.files.evidence))
+    for path in (month.files.evidence, *files.values()):  # the evidence first: it names the id files
+        if remove_file(path):
+            withdrawn.append(str(path))
     if withdrawn:
         log.info("district %s %s: withdrew %s before replacing the figures", unit.code, period.name, withdrawn)
     with warehouse.connected(month.warehouse_url) as engine:
         warehouse.replace_period(engine, period.name, unit.code, dossier_rows, feedback_row, run_id)
-    atomic_write_bytes(month.files.evidence, evidence)
+    for source, data in ids.items():
+        atomic_write_bytes(files[source], data)
+    atomic_write_bytes(month.files.evidence, evidence)  # last: the evidence exists only with its id files
     total = next(r for r in dossier_rows if r["level"] == "tong")
     log.info("district %s %s: received %d, resolved %d, pending %d, feedback %d", unit.code, period.name,
              total["received"], total["resolved"], total["pending"], feedback_row["feedback_received"])
@@ -306,14 +317,15 @@ def compute_metrics(month: DistrictMonth, run_id: str) -> dict[str, Any]:
 
 
 def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[str, Any]],
-                   feedback_row: dict[str, Any], dossier_flags: Any, feedback_flags: Any, run_id: str,
+                   feedback_row: dict[str, Any], record_ids: dict[str, dict[str, Any]], run_id: str,
                    quality: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every figure of the report with the record ids behind it, for an auditor (no personal data).
+    """Every figure of the report and where the record ids behind it are, for an auditor (no personal data).
 
-    Ids are listed per handling unit (the district's own desk and each commune): level ``xa`` is
-    the union of the communes' lists and ``tong`` that of ``huyen`` and ``xa``, as in metrics.md.
+    ``record_ids``: per source, the id file beside the evidence (``file`` under the data root, its ``sha256``
+    and ``rows``), one row per record with its handling unit (the district's own desk or a commune) and a flag
+    per count: level ``xa`` counts the communes' rows, ``tong`` every row, as in docs/metrics.md section 7.
     """
-    from tthc.metrics import DOSSIER_COUNTS, DOSSIER_RATES, FEEDBACK_COUNTS, evidence
+    from tthc.metrics import DOSSIER_RATES
 
     return {
         "period": period.name,
@@ -323,9 +335,7 @@ def build_evidence(unit: ReportingUnit, period: Period, dossier_rows: list[dict[
         "rates": {name: {"numerator": list(num), "denominator": den} for name, (num, den) in DOSSIER_RATES.items()},
         "dossier_metrics": dossier_rows,
         "feedback_metrics": feedback_row,
-        "dossier_ids_by_unit": evidence(dossier_flags, "MaHoSo", DOSSIER_COUNTS, group="unit_code"),
-        "feedback_ids": evidence(feedback_flags, "id", FEEDBACK_COUNTS)["all"] if len(feedback_flags) else
-        {name: [] for name in FEEDBACK_COUNTS},
+        "record_ids": record_ids,
         "quality": _quality_evidence(quality),
     }
 

@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from tthc.landing import DOSSIER_TYPES, FEEDBACK_TYPES
-from tthc.metrics import DataError, dossier_flags, dossier_metrics, evidence, feedback_flags, feedback_metrics, rate
+from tthc.metrics import (
+    DataError,
+    dossier_flags,
+    dossier_metrics,
+    evidence_ids,
+    feedback_flags,
+    feedback_metrics,
+    rate,
+)
 from tthc.periods import parse_period
 from tthc.units import ReportingUnit, Unit
 
@@ -137,11 +145,26 @@ def test_malformed_time_names_record_and_format() -> None:
         metrics_of([dossier("bad", received="2023-10-20 09:00:00")])
 
 
-def test_evidence_lists_the_ids_behind_each_count() -> None:
-    flags = dossier_flags(frame([dossier("a"), dossier("b", unit="30040", status=4, ended=None)], DOSSIER_TYPES),
-                          UNIT, NOV)
-    ev = evidence(flags, "MaHoSo", ("received", "resolved", "pending"), group="unit_code")
-    assert ev["872"]["resolved"] == ["a"] and ev["30040"]["pending"] == ["b"]
+def test_evidence_ids_give_the_records_behind_each_count() -> None:
+    import io
+
+    import pyarrow.parquet as pq
+
+    records = [dossier("c", unit="30037"), dossier("a"), dossier("b", unit="30040", status=4, ended=None)]
+    flags = dossier_flags(frame(records, DOSSIER_TYPES), UNIT, NOV)
+    data = evidence_ids(flags, "MaHoSo", ("received", "resolved", "pending"), group="unit_code")
+    table = pq.read_table(io.BytesIO(data))
+    assert table.column_names == ["MaHoSo", "unit_code", "received", "resolved", "pending"]
+    assert table.to_pylist() == [
+        {"MaHoSo": "a", "unit_code": "872", "received": True, "resolved": True, "pending": False},
+        {"MaHoSo": "b", "unit_code": "30040", "received": True, "resolved": False, "pending": True},
+        {"MaHoSo": "c", "unit_code": "30037", "received": True, "resolved": True, "pending": False}]
+    # The same records in another order give the same bytes: the evidence's digest names the records, not the run.
+    again = dossier_flags(frame(records[::-1], DOSSIER_TYPES), UNIT, NOV)
+    assert evidence_ids(again, "MaHoSo", ("received", "resolved", "pending"), group="unit_code") == data
+    items = feedback_flags(frame([], FEEDBACK_TYPES), NOV)
+    empty = pq.read_table(io.BytesIO(evidence_ids(items, "id", ("feedback_received",))))
+    assert empty.num_rows == 0 and empty.column_names == ["id", "feedback_received"]
 
 
 def item(i: str, *, received: str = "2023-11-03T08:15:00+07:00", status: str = "answered",
