@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 from model_data import MODEL_FEEDBACK, PERIOD, TEMPLATE, model_rows, required
 
+from tthc import warehouse
 from tthc.config import load_config
 from tthc.inputs import load_inputs
 from tthc.report import build_context
@@ -52,3 +55,27 @@ def soffice() -> str:
     if found is None:
         required("LibreOffice (soffice) is not installed: apt-get install libreoffice-writer-nogui")
     return found
+
+
+@pytest.fixture
+def stored_metrics(config, unit, tmp_path: Path) -> None:
+    """The warehouse holds the model rows, with the evidence of the same computation (as write_report needs)."""
+    from tests.report.test_office_inputs import month_of
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    rows = model_rows(config)
+    with warehouse.connected(url) as engine:
+        warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
+    path = month_of(config, unit, tmp_path).files.evidence
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"run_id": "run-1", "dossier_metrics": rows, "feedback_metrics": MODEL_FEEDBACK},
+                               default=str), encoding="utf-8")
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root and a SQLite warehouse for the Airflow glue of a report's office (env and connection)."""
+    monkeypatch.setenv("TTHC_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", json.dumps({"conn_type": "sqlite",
+                                                                   "host": str(tmp_path / "warehouse.db")}))
+    return tmp_path / "data"

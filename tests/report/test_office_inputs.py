@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_data import MODEL_FEEDBACK, PERIOD, model_rows
+from model_data import PERIOD
 
 from tthc import inputs, pipeline, report, warehouse
 from tthc.config import ConfigError, OfficeInputs, OfficeInputsConfig, load_config
@@ -197,19 +197,6 @@ def test_an_invalid_answer_names_the_unit_and_field_and_is_not_kept(config, unit
 
 
 # ------------------------------------------------------------------------------- nobody answered in time
-
-
-@pytest.fixture
-def stored_metrics(config, unit, tmp_path: Path) -> None:
-    """The warehouse holds the model rows, with the evidence of the same computation (as write_report needs)."""
-    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    rows = model_rows(config)
-    with warehouse.connected(url) as engine:
-        warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
-    path = month_of(config, unit, tmp_path).files.evidence
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"run_id": "run-1", "dossier_metrics": rows, "feedback_metrics": MODEL_FEEDBACK},
-                               default=str), encoding="utf-8")
 
 
 def document_text(path: Path) -> str:

@@ -217,14 +217,6 @@ def sign_off_task(config: Any, unit: Any) -> Any:
     return sign_off(config, {"code": unit.code, "label": f"{unit.name} ({unit.code})", "period": PERIOD.name})
 
 
-@pytest.fixture
-def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TTHC_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", json.dumps({"conn_type": "sqlite",
-                                                                   "host": str(tmp_path / "warehouse.db")}))
-    return tmp_path / "data"
-
-
 def test_the_sign_off_is_skipped_for_a_unit_without_it(config, unit, data_root: Path) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_data import MODEL_FEEDBACK, PERIOD, model_rows
+from model_data import PERIOD
 
 from tests.report.test_office_inputs import (
     ANSWER,
@@ -27,7 +27,7 @@ from tests.report.test_office_inputs import (
     with_office,
     write_file,
 )
-from tthc import inputs, pipeline, report, warehouse
+from tthc import inputs, pipeline, report
 from tthc.inputs import OperatorInputs
 
 REJECTED = {"approved": False, "timed_out": False, "by": CLERK, "at": "2023-11-20T10:00:00+00:00",
@@ -39,19 +39,6 @@ REVISED = {**ANSWER, "office_resources": "Bố trí 04 công chức đầu mối
 def revision(values: dict[str, Any] = REVISED, user: dict[str, str] | None = CLERK) -> dict[str, Any]:
     """``revise_inputs``'s result: the form's answer, whether it timed out, and the rejection it answers."""
     return {**answered(values, user), "timed_out": user is None, "rejection": REJECTED}
-
-
-@pytest.fixture
-def stored_metrics(config, unit, tmp_path: Path) -> None:
-    """The warehouse holds the model rows, with the evidence of the same computation (as write_report needs)."""
-    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    rows = model_rows(config)
-    with warehouse.connected(url) as engine:
-        warehouse.replace_period(engine, PERIOD.name, unit.code, rows, dict(MODEL_FEEDBACK), "run-1")
-    path = month_of(config, unit, tmp_path).files.evidence
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"run_id": "run-1", "dossier_metrics": rows, "feedback_metrics": MODEL_FEEDBACK},
-                               default=str), encoding="utf-8")
 
 
 @pytest.fixture
@@ -158,14 +145,6 @@ def test_an_invalid_revision_fails_naming_the_form_to_clear_and_is_not_kept(conf
 
 def unit_dict(unit: Any) -> dict[str, str]:
     return {"code": unit.code, "label": f"{unit.name} ({unit.code})", "period": PERIOD.name}
-
-
-@pytest.fixture
-def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TTHC_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("AIRFLOW_CONN_TTHC_WAREHOUSE", json.dumps({"conn_type": "sqlite",
-                                                                   "host": str(tmp_path / "warehouse.db")}))
-    return tmp_path / "data"
 
 
 @pytest.mark.parametrize(("decision", "why"), [

@@ -112,13 +112,7 @@ def sweep_scratch(base: Path | None = None) -> list[Path]:
         owner = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
         if not folder.is_dir() or not owner.isdigit() or _pid_alive(int(owner)):
             continue
-        orphans = _processes_using(folder)
-        for pid in orphans:
-            with suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while any(_pid_alive(pid) for pid in orphans) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        orphans = _kill_and_wait(_processes_using(folder))
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
             removed.append(folder)
@@ -237,14 +231,19 @@ def running_instance(folder: Path) -> dict[str, Any] | None:
 
 def end_instance(folder: Path) -> list[int]:
     """End every process of the shared instance (keeper, LibreOffice, launchers handing over to it); their pids."""
-    pids = _processes_using(folder)
+    pids = _kill_and_wait(_processes_using(folder))
+    (folder / "instance").unlink(missing_ok=True)
+    return pids
+
+
+def _kill_and_wait(pids: list[int], seconds: float = 5) -> list[int]:
+    """SIGKILL each process (gone or not ours: ignored) and wait up to ``seconds`` for them to be gone."""
     for pid in pids:
         with suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + seconds
     while any(_pid_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    (folder / "instance").unlink(missing_ok=True)
     return pids
 
 
