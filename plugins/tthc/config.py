@@ -226,6 +226,8 @@ class Quality(_Strict):
     quarantine_min_records: int = Field(3, ge=0)  # this many may always be set aside (small sources)
     volume_drop_max_share: float = Field(0.5, gt=0, le=1)  # flag a fall of received dossiers larger than this
     volume_periods: int = Field(3, ge=1, le=24)  # previous periods in the warehouse whose mean is the baseline
+    # Records of a source validated at once: the validation's memory grows with this, not with the unit.
+    batch_records: int = Field(250_000, ge=1_000)
     checks: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("checks")

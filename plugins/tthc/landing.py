@@ -8,6 +8,7 @@ silently different count later.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from tthc.records import DOSSIER_FIELDS, FEEDBACK_FIELDS, HOTLINE, ONE_STOP
@@ -104,6 +105,28 @@ def read_landed(path: Any) -> Any:
     with path.open("rb") as handle:
         table = pq.read_table(handle)
     return table.to_pandas(types_mapper=_nullable)
+
+
+def read_landed_batches(path: Any, rows: int) -> Iterator[Any]:
+    """A landed extract as DataFrames of at most ``rows`` rows (``read_landed``'s dtypes), each indexed by its rows'
+    positions in the file; an empty extract gives one empty frame (its columns still exist).
+
+    Why: what reads a large unit's extract frame by frame holds one batch at a time, not the whole.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with path.open("rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        offset = 0
+        for batch in parquet.iter_batches(batch_size=rows):
+            frame = pa.Table.from_batches([batch]).to_pandas(types_mapper=_nullable)
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            offset += len(frame)
+            yield frame
+        if offset == 0:
+            yield parquet.schema_arrow.empty_table().to_pandas(types_mapper=_nullable)
 
 
 def _nullable(arrow_type: Any) -> Any:

@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tthc.landing import read_landed
+from tthc.landing import read_landed_batches
 from tthc.locations import DistrictFiles, QualityFiles, results_name
 from tthc.metrics import DataError
 from tthc.periods import Period
@@ -103,31 +103,36 @@ def _write_json(path: Any, payload: Any) -> Any:
     return atomic_write_bytes(path, json.dumps(payload, ensure_ascii=False, indent=1, default=str).encode("utf-8"))
 
 
-def _read_table(path: Any) -> Any:
-    import pyarrow.parquet as pq
+def _split(path: Any, id_column: str, ids: list[str], checks_by_id: dict[str, list[str]], rows: int
+           ) -> tuple[bytes, bytes, int]:
+    """Parquet bytes of the landed extract at ``path`` without ``ids`` and of those records with a ``quality_checks``
+    column naming the checks each failed, and how many were held; read and written ``rows`` records at a time.
 
-    with path.open("rb") as handle:
-        return pq.read_table(handle)
-
-
-def _write_table(path: Any, table: Any) -> Any:
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def _split(table: Any, id_column: str, ids: list[str], checks_by_id: dict[str, list[str]]) -> tuple[Any, Any]:
-    """(clean rows, quarantined rows with a ``quality_checks`` column) of a landed Arrow table."""
+    Why in batches: a unit's whole extract as one Arrow table, filtered twice, was the largest thing this
+    step held after GX; a batch at a time, only the compressed output grows with the unit.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    chosen = pc.is_in(table[id_column], value_set=pa.array(ids, type=pa.string()))
-    clean = table.filter(pc.invert(chosen))
-    held = table.filter(chosen)
-    reasons = [",".join(checks_by_id.get(str(i), [])) for i in held[id_column].to_pylist()]
-    return clean, held.append_column("quality_checks", pa.array(reasons, type=pa.string()))
+    wanted = pa.array(ids, type=pa.string())
+    kept_out, held_out, held_rows = io.BytesIO(), io.BytesIO(), 0
+    with path.open("rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        schema = parquet.schema_arrow
+        with (pq.ParquetWriter(kept_out, schema, compression="zstd") as kept,
+              pq.ParquetWriter(held_out, schema.append(pa.field("quality_checks", pa.string())),
+                               compression="zstd") as held):
+            for batch in parquet.iter_batches(batch_size=rows):
+                table = pa.Table.from_batches([batch], schema=schema)
+                chosen = pc.is_in(table[id_column], value_set=wanted)
+                kept.write_table(table.filter(pc.invert(chosen)))
+                set_aside = table.filter(chosen)
+                if set_aside.num_rows:
+                    reasons = [",".join(checks_by_id.get(str(i), [])) for i in set_aside[id_column].to_pylist()]
+                    held.write_table(set_aside.append_column("quality_checks", pa.array(reasons, type=pa.string())))
+                    held_rows += set_aside.num_rows
+    return kept_out.getvalue(), held_out.getvalue(), held_rows
 
 
 def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUnit, *,
@@ -140,7 +145,13 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     The page is written whether it blocks or passes (it costs milliseconds), so it never describes an
     earlier run; the metrics step writes it again with its own results.
     """
-    from tthc.quality.prepare import inputs_frame, prepare_dossiers, prepare_feedback
+    from tthc.quality.prepare import (
+        DOSSIER_DERIVED,
+        FEEDBACK_DERIVED,
+        inputs_frame,
+        prepare_dossiers,
+        prepare_feedback,
+    )
     from tthc.quality.suites import dossier_suite, feedback_suite, inputs_suite
 
     started = time.perf_counter()
@@ -148,32 +159,42 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     gx_ready = time.perf_counter()
     files = DistrictFiles(root, period.name, unit.code)
     qfolder = files.quality
-    dossiers = prepare_dossiers(read_landed(files.landed(DOSSIERS)), period)
-    feedback = prepare_feedback(read_landed(files.landed(FEEDBACK)))
     volume = volume_baseline(history or [], quality.volume_drop_max_share)
     rejected = {source: rejected_finding(files.rejected(source), source, quality.severity(source, "field_types"))
                 for source in (DOSSIERS, FEEDBACK)}
-
-    def derived(frame: Any) -> list[str]:
-        return [c for c in frame.columns if c.startswith("q_")]
+    rows = quality.batch_records
 
     results: dict[str, dict[str, Any]] = {}
     outcomes: list[SourceOutcome] = []
-    sizes = {DOSSIERS: len(dossiers), FEEDBACK: len(feedback)}
-    plans = [(DOSSIERS, dossiers, dossier_suite(unit, period, derived(dossiers), volume)),
-             (FEEDBACK, feedback, feedback_suite(unit, period, derived(feedback)))]
-    if operator_inputs is not None:
-        plans.append((INPUTS, inputs_frame(operator_inputs, unit.code), inputs_suite(unit, period)))
-    for source, frame, expectations in plans:
-        results[source] = session.run(source, frame, expectations, source, ID_COLUMNS[source],
-                                      _severities(quality, source))
-        found = findings(results[source], ID_COLUMNS[source])
-        size = len(frame)
+    sizes: dict[str, int] = {}
+    received = 0
+    # Each source is read and checked ``batch_records`` records at a time (GxSession.run_batches): memory
+    # bounded by the batch, not by the unit.
+    def batches(source: str) -> Any:
+        return read_landed_batches(files.landed(source), rows)
+
+    plans = [(DOSSIERS, (prepare_dossiers(batch, period) for batch in batches(DOSSIERS)),
+              dossier_suite(unit, period, DOSSIER_DERIVED, volume), ["q_received_in_period"]),
+             (FEEDBACK, (prepare_feedback(batch) for batch in batches(FEEDBACK)),
+              feedback_suite(unit, period, FEEDBACK_DERIVED), [])]
+    for source, frames, expectations, keep in plans:
+        id_column = ID_COLUMNS[source]
+        results[source], gathered = session.run_batches(source, frames, expectations, source, id_column,
+                                                        _severities(quality, source), keep)
+        found = findings(results[source], id_column)
+        size = sizes[source] = len(gathered)
+        if source == DOSSIERS:
+            received = int(gathered["q_received_in_period"].sum())
         set_aside = rejected.get(source)
         if set_aside is not None:  # they count among the source's records for the quarantine limit
             found.insert(0, set_aside)
-            size += len(set(set_aside.ids) - set(frame[ID_COLUMNS[source]].dropna().astype(str)))
+            size += len(set(set_aside.ids) - set(gathered[id_column].dropna().astype(str)))
         outcomes.append(decide(source, found, size, quality.quarantine_limit(size)))
+        del gathered
+    if operator_inputs is not None:
+        results[INPUTS] = session.run(INPUTS, inputs_frame(operator_inputs, unit.code), inputs_suite(unit, period),
+                                      INPUTS, ID_COLUMNS[INPUTS], _severities(quality, INPUTS))
+        outcomes.append(decide(INPUTS, findings(results[INPUTS], ID_COLUMNS[INPUTS]), 1, quality.quarantine_limit(1)))
     if inputs_error:
         outcomes.append(SourceOutcome(INPUTS, 1, 0, blocking=[inputs_error]))
     validated = time.perf_counter()
@@ -192,19 +213,19 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
     for source in (DOSSIERS, FEEDBACK):
         outcome = next(o for o in outcomes if o.source == source)
         target = qfolder.clean(source)
-        table = _read_table(files.landed(source))
         checks_by_id: dict[str, list[str]] = {}
         for finding in outcome.findings:
             if finding.outcome == "quarantined":
                 for record_id in finding.ids:
                     checks_by_id.setdefault(record_id, []).append(finding.check)
-        kept, held = _split(table, ID_COLUMNS[source], outcome.quarantined_ids, checks_by_id)
-        if held.num_rows:  # records rejected at extraction were never landed: they are not in this file
-            quarantine[source] = str(_write_table(qfolder.quarantined(source), held))
+        kept, held, held_rows = _split(files.landed(source), ID_COLUMNS[source], outcome.quarantined_ids,
+                                       checks_by_id, rows)
+        if held_rows:  # records rejected at extraction were never landed: they are not in this file
+            quarantine[source] = str(atomic_write_bytes(qfolder.quarantined(source), held))
         if blocked:
             remove_file(target)
         else:
-            clean[source] = str(_write_table(target, kept))
+            clean[source] = str(atomic_write_bytes(target, kept))
     summary: dict[str, Any] = {
         "period": period.name,
         "window": [period.start.isoformat(), period.end.isoformat()],
@@ -218,7 +239,7 @@ def validate_district(quality: Any, root: Any, period: Period, unit: ReportingUn
         "rejected": {source: len(found.ids) if found else 0 for source, found in rejected.items()},
         "volume": None if volume is None else {"periods": list(volume.periods), "mean_received": volume.mean_received,
                                                "min_received": volume.min_received,
-                                               "received": int(dossiers["q_received_in_period"].sum())},
+                                               "received": received},
         "sources": {o.source: o.to_dict() for o in outcomes},
         "results": {suite: results_name(suite) for suite in results},
         "clean": clean,

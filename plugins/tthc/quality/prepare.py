@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 DOSSIER_TIMES = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayCapNhat")
 FEEDBACK_TIMES = ("received_at", "due_at", "answered_at")
+# The derived columns each prepare function adds, in the order it adds them (the schema check expects them).
+DOSSIER_DERIVED = (*(f"q_{kind}_{name}" for name in DOSSIER_TIMES for kind in ("t", "ok")), "q_received_in_period")
+FEEDBACK_DERIVED = tuple(f"q_{kind}_{name}" for name in FEEDBACK_TIMES for kind in ("t", "ok"))
 
 
 def _column(frame: pd.DataFrame, name: str, dtype: str) -> pd.Series:
@@ -41,7 +44,7 @@ def _parse(raw: pd.Series, parse: Any) -> tuple[pd.Series, pd.Series]:
 
 def prepare_dossiers(landed: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Landed dossiers + ``q_t_*``/``q_ok_*`` per time column + ``q_received_in_period`` (0/1, for volume)."""
-    frame = landed.reset_index(drop=True).copy()
+    frame = landed.copy()  # its index stays: a batch's rows keep their place in the whole
     for name in DOSSIER_TIMES:
         frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_compact_column)
     status = _column(frame, "TrangThaiHoSo", "Int64")
@@ -54,7 +57,7 @@ def prepare_dossiers(landed: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 def prepare_feedback(landed: pd.DataFrame) -> pd.DataFrame:
     """Landed feedback + ``q_t_*``/``q_ok_*`` per time column."""
-    frame = landed.reset_index(drop=True).copy()
+    frame = landed.copy()  # its index stays: a batch's rows keep their place in the whole
     for name in FEEDBACK_TIMES:
         frame[f"q_t_{name}"], frame[f"q_ok_{name}"] = _parse(_column(frame, name, "string"), parse_iso_column)
     return frame
