@@ -40,7 +40,11 @@ start.
 A whole month is measured with ``--month``: the DAG through ``scripts/run_month.py`` (LocalExecutor,
 parallelism one task per core, PostgreSQL when one answers) against the simulator at ``--scale`` (every
 window served that many times), beside its floor: a plain script that pages through the same units'
-pages and computes the month's counts with pandas, checked to read the same number of dossiers.
+pages and computes the month's counts with pandas, checked to read the same number of dossiers, and
+the orchestration floor: a no-op DAG of the same shape (``scripts/bench_dags/tthc_noop_month.py``: the same
+units, task ids, dependencies, trigger rules and skips, tasks that do nothing) run the same way, checked to
+start and skip the same task instances. A month of many small units is bounded by Airflow's cost per task
+start; that run shows the bound, and the line after the table gives it per started task instance.
 
     python scripts/bench.py [--size 100000] [--repeat 2] [--no-pdf]
     python scripts/bench.py --month 2023-11 --scale 18        # twelve districts, about a million dossiers
@@ -465,7 +469,7 @@ def plain_month(url: str, codes: list[str], period: Any) -> dict[str, int]:
     import requests
 
     session, totals = requests.Session(), {"dossiers": 0, "feedback": 0, "received": 0}
-    window = {"active_from": str(period.start_date), "active_to": str(period.end_date)}
+    window: dict[str, Any] = {"active_from": str(period.start_date), "active_to": str(period.end_date)}
     for code in codes:
         records, page = [], 1
         while True:
@@ -510,58 +514,154 @@ def scaled_simulator(scale: int) -> Iterator[str]:
 
 
 BENCH_DATABASES = "tthc_bench"  # run_month's PostgreSQL databases for the bench: tthc_bench_airflow, _warehouse
+NOOP_DATABASES = "tthc_bench_noop"  # those of the orchestration floor's run (the no-op DAG)
+NOOP_DAGS = ROOT / "scripts" / "bench_dags"  # outside dags/: production never loads the no-op DAG
+NOOP_DAG_ID = "tthc_noop_month"
+NOOP_UNITS_ENV = "TTHC_NOOP_UNITS"  # read by the no-op's plan_run (scripts/bench_dags/tthc_noop_month.py)
 
 
-def _drop_bench_databases() -> None:
+def _postgres_server() -> str:
+    return os.environ.get("TTHC_STANDALONE_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def _drop_bench_databases(prefix: str = BENCH_DATABASES) -> None:
     """A month's bench starts from empty databases (not the developer's ``make standalone`` ones)."""
     from sqlalchemy import create_engine, text
 
-    server = os.environ.get("TTHC_STANDALONE_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
     try:
-        admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        admin = create_engine(_postgres_server(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
-            for name in (f"{BENCH_DATABASES}_airflow", f"{BENCH_DATABASES}_warehouse"):
+            for name in (f"{prefix}_airflow", f"{prefix}_warehouse"):
                 conn.execute(text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
     except Exception as exc:  # no server: run_month falls back to SQLite, one task at a time
         print(f"no PostgreSQL for the bench's databases ({type(exc).__name__})", flush=True)
 
 
-def bench_month(period_name: str, scale: int, districts: list[str], executor: bool, work: Path) -> list[str]:
-    """The whole DAG for a period (``scripts/run_month.py``) against the simulator at ``scale``, beside its floor."""
+def _run_month(period_name: str, home: Path, url: str, databases: str, executor: bool, districts: list[str],
+               extra: list[str] | None = None, env: dict[str, str] | None = None) -> float:
+    """``scripts/run_month.py`` for the period against the sources at ``url``; its wall seconds (it must succeed)."""
+    command = [sys.executable, str(ROOT / "scripts" / "run_month.py"), "--period", period_name, "--home",
+               str(home), "--source-url", url, "--databases", databases,
+               *(["--use-executor"] if executor else []),
+               *(["--districts", *districts] if districts else []), *(extra or [])]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the month's run ({' '.join(command[2:])}) failed:\n{done.stdout[-4000:]}\n"
+                           f"{done.stderr[-2000:]}")
+    return seconds
+
+
+@dataclass
+class TaskStarts:
+    """What the scheduler did with a run's task instances, from its Airflow metadata database."""
+
+    started: int  # task instances a worker process ran (the task runner reported its pid)
+    skipped_unstarted: int  # skipped by the scheduler without a process (upstream skipped, trigger rule)
+    run_seconds: float  # the DAG run's own time, its creation to its end (no db migrate, no API server start)
+    profile: dict[tuple[str, str, bool], int]  # (task id, state, started) -> task instances
+
+
+def task_starts(databases: str, dag_id: str) -> TaskStarts | None:
+    """The run of ``dag_id`` in ``<databases>_airflow`` (the bench's only run there); None without PostgreSQL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_postgres_server()).set(database=f"{databases}_airflow")
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            rows: list[Any] = list(conn.execute(text("select task_id, state, pid is not null, count(*) "
+                                                     "from task_instance where dag_id = :dag group by 1, 2, 3"),
+                                                {"dag": dag_id}))
+            # run_after, not start_date: `dags test` sets a run's start_date to its logical date.
+            seconds = conn.execute(text("select extract(epoch from max(end_date) - min(run_after)) from dag_run "
+                                        "where dag_id = :dag"), {"dag": dag_id}).scalar()
+        engine.dispose()
+    except Exception as exc:  # SQLite fallback: the figures are not kept where this looks
+        print(f"no task instances of {dag_id} in {url.database} ({type(exc).__name__})", flush=True)
+        return None
+    profile = {(task_id, state, bool(started)): int(count) for task_id, state, started, count in rows}
+    return TaskStarts(started=sum(n for (_, _, started), n in profile.items() if started),
+                      skipped_unstarted=sum(n for (_, state, started), n in profile.items()
+                                            if state == "skipped" and not started),
+                      run_seconds=float(seconds or 0.0), profile=profile)
+
+
+def noop_month(period: Any, units: list[dict[str, str]], complete: bool, url: str, executor: bool,
+               districts: list[str], work: Path) -> float:
+    """The orchestration floor: the no-op DAG of the same shape (``scripts/bench_dags``), run as the real one is.
+
+    Why through ``run_month.py`` too: the same executor, parallelism, API server, PostgreSQL, ``db migrate`` of a
+    new database and ``dags test``, so what differs from the real run's time is the tasks' work alone. Its units
+    are the real run's (``tthc.pipeline.plan`` for the same period and districts), passed in the environment.
+    """
+    _drop_bench_databases(NOOP_DATABASES)
+    env = {**os.environ, NOOP_UNITS_ENV: json.dumps({"units": units, "complete": complete})}
+    return _run_month(period.name, work / "airflow-home-noop", url, NOOP_DATABASES, executor, districts,
+                      ["--dags-folder", str(NOOP_DAGS), "--dag-id", NOOP_DAG_ID], env)
+
+
+def bench_month(period_name: str, scale: int, districts: list[str], executor: bool, work: Path,
+                orchestration_floor: bool = True) -> list[str]:
+    """The whole DAG for a period (``scripts/run_month.py``) against the simulator at ``scale``, beside its floors:
+    the plain script's (the work without orchestration) and the no-op DAG's (the orchestration without the work)."""
+    from tthc import pipeline
     from tthc.config import load_config
     from tthc.locations import run_summary_path
     from tthc.periods import parse_period
 
     config = load_config()
     period = parse_period(period_name, config.schedule.convention)
-    codes = districts or [unit.code for unit in config.hierarchy_for(period).reporting_units]
+    every = [unit.code for unit in config.hierarchy_for(period).reporting_units]
+    codes = districts or every
+    units = pipeline.plan(config, period, districts)  # what the real plan_run returns for this run
     home = work / "airflow-home"
     _drop_bench_databases()
+    noop_seconds: float | None = None
     with scaled_simulator(scale) as url:
         plain_month(url, codes[:1], period)  # the simulator builds and caches its windows on first ask
         floor_run, totals = measure(lambda: plain_month(url, codes, period))
-        command = [sys.executable, str(ROOT / "scripts" / "run_month.py"), "--period", period.name, "--home",
-                   str(home), "--source-url", url, "--databases", BENCH_DATABASES,
-                   *(["--use-executor"] if executor else []),
-                   *(["--districts", *districts] if districts else [])]
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"the month's run failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+        seconds = _run_month(period.name, home, url, BENCH_DATABASES, executor, districts)
+        if orchestration_floor:
+            noop_seconds = noop_month(period, units, {u["code"] for u in units} >= set(every), url, executor,
+                                      districts, work)
     summary = json.loads(run_summary_path(home / "tthc-data", period.name).read_text(encoding="utf-8"))
     if summary["dossiers_read"] != totals["dossiers"]:
         raise AssertionError(f"the run read {summary['dossiers_read']} dossiers, the floor {totals['dossiers']}")
+    if summary["districts"] != len(units):
+        raise AssertionError(f"the run reported {summary['districts']} unit(s), the no-op plans {len(units)}")
     records = totals["dossiers"] + totals["feedback"]
     how = "LocalExecutor (`dags test --use-executor`)" if executor else "serial (`dags test`)"
-    return [f"Period {period.name}, {len(codes)} unit(s), simulator at scale {scale}: {totals['dossiers']:,} "
-            f"dossiers and {totals['feedback']:,} feedback items; {summary['reports_written']} report(s); {how}.\n",
-            "| run | seconds | records/s | floor s | ratio |", "|---|---:|---:|---:|---:|",
-            f"| whole DAG, every output | {seconds:.1f} | {records / seconds:,.0f} | {floor_run.seconds:.1f} | "
-            f"{seconds / floor_run.seconds:.2f}× |",
-            f"| plain script (floor: paging + counts) | {floor_run.seconds:.1f} | "
-            f"{records / floor_run.seconds:,.0f} | — | — |"]
+    lines = [f"Period {period.name}, {len(codes)} unit(s), simulator at scale {scale}: {totals['dossiers']:,} "
+             f"dossiers and {totals['feedback']:,} feedback items; {summary['reports_written']} report(s); {how}.\n",
+             "| run | seconds | records/s | floor s | ratio |", "|---|---:|---:|---:|---:|",
+             f"| whole DAG, every output | {seconds:.1f} | {records / seconds:,.0f} | {floor_run.seconds:.1f} | "
+             f"{seconds / floor_run.seconds:.2f}× |",
+             f"| plain script (floor: paging + counts) | {floor_run.seconds:.1f} | "
+             f"{records / floor_run.seconds:,.0f} | — | — |"]
+    if noop_seconds is None:
+        return lines
+    lines.append(f"| orchestration floor (no-op DAG, same shape and executor) | {noop_seconds:.1f} | — | — | — |")
+    real, noop = task_starts(BENCH_DATABASES, "tthc_monthly_report"), task_starts(NOOP_DATABASES, NOOP_DAG_ID)
+    if real is None or noop is None:
+        return lines
+    if real.profile != noop.profile:  # another shape would not be this DAG's floor
+        differ = sorted(set(real.profile.items()) ^ set(noop.profile.items()))
+        raise AssertionError(f"the no-op DAG's task instances differ from the real run's: {differ}")
+    # Each task process holds a core (parallelism = cores), so wall × cores / starts is what one start costs at most.
+    cores = int(os.environ.get("AIRFLOW__CORE__PARALLELISM", os.cpu_count() or 1)) if executor else 1
+    lines += ["", f"Task instances: {noop.started} started a process and {noop.skipped_unstarted} were skipped by the "
+              "scheduler without one, in the real run and the no-op alike (task id, state and start of each "
+              "compared).",
+              f"Per started task instance (wall × {cores} core(s) / {noop.started}): no-op "
+              f"{noop_seconds * cores / noop.started:.2f} s, real run {seconds * cores / real.started:.2f} s. "
+              f"The DAG runs alone (creation to end in the metadata, without `db migrate` and the API server's "
+              f"start): no-op {noop.run_seconds:.1f} s, {noop.run_seconds * cores / noop.started:.2f} s per start; "
+              f"real {real.run_seconds:.1f} s, {real.run_seconds * cores / real.started:.2f} s per start."]
+    return lines
 
 
 # ---- the report --------------------------------------------------------------------------------------
@@ -620,6 +720,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="with --month: the simulator's --scale (default 1)")
     parser.add_argument("--districts", nargs="*", default=[], help="with --month: these units only (default: all)")
     parser.add_argument("--serial", action="store_true", help="with --month: `dags test` without the executor")
+    parser.add_argument("--no-orchestration-floor", action="store_true",
+                        help="with --month: skip the no-op DAG of the same shape (Airflow's own time)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
@@ -629,7 +731,8 @@ def main() -> None:
     started = time.perf_counter()
     if args.month:
         with tempfile.TemporaryDirectory(prefix="tthc-bench-month-") as tmp:
-            print("\n".join(bench_month(args.month, args.scale, args.districts, not args.serial, Path(tmp))))
+            print("\n".join(bench_month(args.month, args.scale, args.districts, not args.serial, Path(tmp),
+                                         not args.no_orchestration_floor)))
         print(f"\nbench took {time.perf_counter() - started:.0f} s")
         return
     from tthc.quality.runner import GxSession

@@ -75,7 +75,7 @@ def use_postgres(env: dict[str, str], server: str, prefix: str = "tthc") -> bool
     try:
         admin = create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
-            existing = set(conn.execute(text("select datname from pg_database")).scalars())
+            existing: set[str] = set(conn.execute(text("select datname from pg_database")).scalars())
             for name in (f"{prefix}_airflow", f"{prefix}_warehouse"):
                 if name not in existing:
                     conn.execute(text(f'create database "{name}"'))
@@ -211,6 +211,9 @@ def main() -> int:
                         help="run the tasks through the LocalExecutor, in parallel (one per core), not one by one")
     parser.add_argument("--source-url", help="the source systems' base URL, instead of starting the bundled "
                                              "simulator (which must accept the simulator's credentials)")
+    # scripts/bench.py runs its no-op DAG of the same shape (its orchestration floor) exactly this way.
+    parser.add_argument("--dags-folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--dag-id", default="tthc_monthly_report", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     config = load_config()
@@ -220,6 +223,8 @@ def main() -> int:
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home)
+    if args.dags_folder:
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(args.dags_folder.resolve())
     if args.print_env:  # eval "$(python scripts/run_month.py --print-env)"; airflow backfill create ...
         names = [n for n in env if (n.startswith(("AIRFLOW", "TTHC_")) or n in ("PATH", "PYTHONPATH"))
                  and not n.startswith("AIRFLOW_CONN_")]  # connections hold secrets: never printed
@@ -258,13 +263,13 @@ def main() -> int:
             return run([sys.executable, "-m", "airflow", "standalone"], env)
         api_server = start_api_server(env, home) if args.use_executor else None
         conf = {"districts": args.districts or None}
-        say(f"running DAG tthc_monthly_report for period {period.name} "
+        say(f"running DAG {args.dag_id} for period {period.name} "
             f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
         log = home / f"run-{period.name}.log"
         summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
         labels = [unit["label"] for unit in plan(config, period, args.districts)]
         # The logical date is the period's start, as a scheduled run's is; the period is the one containing it.
-        code = run([sys.executable, "-m", "airflow", "dags", "test", "tthc_monthly_report",
+        code = run([sys.executable, "-m", "airflow", "dags", "test", args.dag_id,
                     period.start.isoformat(), "--conf", json.dumps(conf),
                     *(["--use-executor"] if args.use_executor else [])], env, log, labels)
     finally:
