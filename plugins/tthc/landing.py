@@ -40,11 +40,14 @@ def _schema(types: dict[str, str]) -> Any:
 
 def _check_types(records: list[dict[str, Any]], types: dict[str, str], system: str, id_field: str) -> None:
     expected = {"string": (str,), "int64": (int,), "bool": (bool,)}
+    # The exact types that are fine, None included: one set lookup per value on the common path.
+    fine = [(name, frozenset((type(None), *expected[kind]))) for name, kind in types.items()]
     for record in records:
-        for name, kind in types.items():
+        for name, ok_types in fine:
             value = record.get(name)
-            if value is None:
+            if type(value) in ok_types:
                 continue
+            kind = types[name]
             ok = isinstance(value, expected[kind]) and not (kind == "int64" and isinstance(value, bool))
             if not ok:
                 raise LandingError(

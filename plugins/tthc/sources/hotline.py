@@ -11,7 +11,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from tthc.records import FEEDBACK_JSON_TYPES, HOTLINE, RecordSet, clean_feedback
+from tthc.records import FEEDBACK_JSON_TYPES, HOTLINE, RecordSet, keep_feedback
 from tthc.sources.http import Extract, JsonClient, Limits, RetryPolicy, SourceError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def fetch_feedback(base_url: str, api_key: str, district: str, received_from: da
     policy, limits = policy or RetryPolicy(), limits or Limits()
     client = JsonClient(HOTLINE, base_url, {"X-API-Key": api_key, "Accept": "application/json"}, policy,
                         session=session, conn_id=conn_id, secret_name="API key", limits=limits)
-    found = RecordSet(HOTLINE, "id", FEEDBACK_JSON_TYPES, clean_feedback)
+    found = RecordSet(HOTLINE, "id", FEEDBACK_JSON_TYPES, keep_feedback)
     followed: set[str] = set()
     cursor: str | None = None
     pages = 0

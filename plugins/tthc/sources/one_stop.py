@@ -19,7 +19,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from tthc.records import DOSSIER_JSON_TYPES, ONE_STOP, RecordSet, clean_dossier
+from tthc.records import DOSSIER_JSON_TYPES, ONE_STOP, RecordSet, keep_dossier
 from tthc.sources.http import Extract, JsonClient, Limits, RetryPolicy, SourceError
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def fetch_dossiers(base_url: str, token: str, district: str, active_from: date, 
     policy, limits = policy or RetryPolicy(), limits or Limits()
     client = JsonClient(ONE_STOP, base_url, {"Authorization": f"Bearer {token}", "Accept": "application/json"},
                         policy, session=session, conn_id=conn_id, secret_name="bearer token", limits=limits)
-    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, clean_dossier, "NgayCapNhat")
+    found = RecordSet(ONE_STOP, "MaHoSo", DOSSIER_JSON_TYPES, keep_dossier, "NgayCapNhat")
     pages = 0
     previous_size = -1
     claims: list[str] = []
