@@ -26,6 +26,11 @@ the district's report (`.docx`, PDF, evidence) under `{data root}/reports/{YYYY-
   it was revised after the rejection), `sign_off_revised` asks for approval again. A second Reject, or no
   answer in time to any of them: the report stays a draft, is not mailed, and the province's roll-up leaves
   it out. Without sign-off the three revision tasks are skipped by the scheduler (no worker starts).
+* **Only the office's steps some unit uses are in the DAG**: `office_inputs` when some unit's office is
+  asked, `sign_off` and its three revision tasks when some unit signs off, `deliver_report` when some unit
+  has recipients. The bundled configuration uses none of them: each unit's month is extract (two tasks),
+  `record_inputs`, `validate`, `compute_metrics`, `write_report`, `finalize_report`. Configure one and the
+  next parse of this file adds them (a new DAG version; runs already going keep theirs).
 * **One mapped task group per district**, labelled with the district's name: a district that fails
   fails alone; clear its tasks to rerun it. `summarize` fails the run when any report is missing.
 * **Connections**: `tthc_one_stop`, `tthc_hotline_1022` (http; password = token / API key),
@@ -66,6 +71,9 @@ from tthc_airflow.timetable import ReportingPeriodTimetable
 CONFIG = load_config()
 SCHEDULE = CONFIG.schedule
 UNITS = [(u.code, u.name) for u in CONFIG.all_reporting_units()]  # of every structure in force at some date
+# The office's steps (form, sign-off with its return on Reject, delivery) are in the DAG only when some unit's
+# configuration uses them: a step no unit uses would only skip itself, a task process per unit and month.
+STEPS = CONFIG.office_steps()
 
 
 with DAG(
@@ -171,15 +179,23 @@ with DAG(
 
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         checked = validate(unit)
-        # The office's form waits (when asked) while the sources are read; the checks need its answer.
-        office_form(CONFIG, unit) >> record_inputs(unit) >> checked
+        inputs = record_inputs(unit)
+        inputs >> checked
+        if STEPS.form:  # the office's form waits (when asked) while the sources are read; the checks need its answer
+            office_form(CONFIG, unit) >> inputs
         written = write_report(unit)
         extracted >> checked >> compute_metrics(unit) >> written
         # The draft waits for the office's approval (when it signs off). A Reject returns once to the inputs
-        # form, renders again and asks again; without sign-off the scheduler skips those three (all_success
-        # after a skipped sign_off) and finalize_report (none_failed) runs. See tthc_airflow.sign_off.
-        (written >> sign_off(CONFIG, unit) >> revise_inputs(CONFIG, unit) >> revise_report(unit)
-         >> sign_off_revised(CONFIG, unit) >> finalize_report(unit) >> deliver_report(unit))
+        # form, renders again and asks again; for a unit without sign-off the scheduler skips those three
+        # (all_success after a skipped sign_off) and finalize_report (none_failed) runs. See tthc_airflow.sign_off.
+        finalized = finalize_report(unit)
+        if STEPS.sign_off:
+            (written >> sign_off(CONFIG, unit) >> revise_inputs(CONFIG, unit) >> revise_report(unit)
+             >> sign_off_revised(CONFIG, unit) >> finalized)
+        else:
+            written >> finalized
+        if STEPS.delivery:
+            finalized >> deliver_report(unit)
 
     @task(trigger_rule="all_done", retries=1, multiple_outputs=False)
     def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:

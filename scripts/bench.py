@@ -67,7 +67,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -518,6 +518,7 @@ NOOP_DATABASES = "tthc_bench_noop"  # those of the orchestration floor's run (th
 NOOP_DAGS = ROOT / "scripts" / "bench_dags"  # outside dags/: production never loads the no-op DAG
 NOOP_DAG_ID = "tthc_noop_month"
 NOOP_UNITS_ENV = "TTHC_NOOP_UNITS"  # read by the no-op's plan_run (scripts/bench_dags/tthc_noop_month.py)
+NOOP_STEPS_ENV = "TTHC_NOOP_STEPS"  # the office's steps the real DAG has (tthc.config.OfficeSteps), for its shape
 
 
 def _postgres_server() -> str:
@@ -598,8 +599,11 @@ def noop_month(period: Any, units: list[dict[str, str]], complete: bool, url: st
     new database and ``dags test``, so what differs from the real run's time is the tasks' work alone. Its units
     are the real run's (``tthc.pipeline.plan`` for the same period and districts), passed in the environment.
     """
+    from tthc.config import load_config
+
     _drop_bench_databases(NOOP_DATABASES)
-    env = {**os.environ, NOOP_UNITS_ENV: json.dumps({"units": units, "complete": complete})}
+    env = {**os.environ, NOOP_UNITS_ENV: json.dumps({"units": units, "complete": complete}),
+           NOOP_STEPS_ENV: json.dumps(asdict(load_config().office_steps()))}
     return _run_month(period.name, work / "airflow-home-noop", url, NOOP_DATABASES, executor, districts,
                       ["--dags-folder", str(NOOP_DAGS), "--dag-id", NOOP_DAG_ID], env)
 

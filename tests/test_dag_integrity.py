@@ -28,19 +28,50 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory):
     return bag
 
 
+OFFICE_STEPS = ("\n  units:\n    872: {ask: true, sign_off: true, deliver_to: [vanphong@thapmuoi.example]}\n")
+
+
+@pytest.fixture(scope="module")
+def office_dagbag(dagbag, tmp_path_factory: pytest.TempPathFactory):
+    """The DAG parsed with a configuration in which one unit uses every office step (form, sign-off, delivery)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    text = (ROOT / "include" / "config" / "pipeline.yaml").read_text("utf-8")
+    text = text.replace("include_dir: ..", f"include_dir: {ROOT / 'include'}")
+    text = text.replace("\n  units: {}", OFFICE_STEPS.rstrip("\n"), 1)
+    path = tmp_path_factory.mktemp("office") / "pipeline.yaml"
+    path.write_text(text, "utf-8")
+    saved = os.environ.get("TTHC_CONFIG")
+    os.environ["TTHC_CONFIG"] = str(path)
+    try:
+        return DagBag(dag_folder=str(ROOT / "dags"))
+    finally:
+        if saved is None:
+            os.environ.pop("TTHC_CONFIG")
+        else:
+            os.environ["TTHC_CONFIG"] = saved
+
+
+BUNDLED_TASKS = {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.record_inputs",
+                 "district.validate", "district.compute_metrics", "district.write_report", "district.finalize_report",
+                 "consolidate_province", "announce_province", "summarize"}
+OFFICE_TASKS = {"district.office_inputs", "district.sign_off", "district.revise_inputs", "district.revise_report",
+                "district.sign_off_revised", "district.deliver_report"}
+
+
 def test_no_import_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
     assert "tthc_monthly_report" in dagbag.dags
 
 
-def test_structure(dagbag) -> None:
+def test_structure(dagbag, office_dagbag) -> None:
     dag = dagbag.dags["tthc_monthly_report"]
     ids = {t.task_id for t in dag.tasks}
-    assert ids == {"plan_run", "district.extract_dossiers", "district.extract_feedback", "district.office_inputs",
-                   "district.record_inputs", "district.validate", "district.compute_metrics", "district.write_report",
-                   "district.sign_off", "district.revise_inputs", "district.revise_report",
-                   "district.sign_off_revised", "district.finalize_report", "district.deliver_report",
-                   "consolidate_province", "announce_province", "summarize"}
+    # The bundled configuration asks no office, signs off nothing and mails nothing: those steps are left out.
+    assert ids == BUNDLED_TASKS
+    assert {t.task_id for t in office_dagbag.dags["tthc_monthly_report"].tasks} == BUNDLED_TASKS | OFFICE_TASKS
+    assert dag.get_task("district.finalize_report").upstream_task_ids - {"plan_run"} == {"district.write_report"}
+    assert dag.get_task("district.record_inputs").upstream_task_ids - {"plan_run"} == set()
     assert dag.catchup is False
     # No "period" field: the logical date chooses the month; nothing in the form is required.
     assert set(dag.params) == {"districts", "inspections_count", "violations", "findings", "resources",
@@ -55,11 +86,13 @@ def test_structure(dagbag) -> None:
     assert dag.get_task("district.compute_metrics").upstream_task_ids - {"plan_run"} == {"district.validate"}
     # The office's inputs are settled (asked, or not) before the checks, which validate them.
     assert validate.upstream_task_ids >= {"district.record_inputs"}
-    assert dag.get_task("district.record_inputs").upstream_task_ids - {"plan_run"} == {"district.office_inputs"}
+    office = office_dagbag.dags["tthc_monthly_report"]
+    assert office.get_task("district.record_inputs").upstream_task_ids - {"plan_run"} == {"district.office_inputs"}
     assert dag.get_task("summarize").trigger_rule == "all_done"
     # The province is consolidated after every district, whatever their outcome; its Asset only when complete.
     assert dag.get_task("consolidate_province").trigger_rule == "all_done"
-    assert dag.get_task("consolidate_province").upstream_task_ids >= {"district.deliver_report", "plan_run"}
+    assert dag.get_task("consolidate_province").upstream_task_ids >= {"district.finalize_report", "plan_run"}
+    assert office.get_task("consolidate_province").upstream_task_ids >= {"district.deliver_report", "plan_run"}
     announce = dag.get_task("announce_province")
     assert [outlet.name for outlet in announce.outlets] == ["tthc_province_outputs"]
     assert announce.trigger_rule == "all_success"
@@ -67,13 +100,13 @@ def test_structure(dagbag) -> None:
     assert [a.name for a in consumer.timetable.asset_condition.objects] == ["tthc_province_outputs"]
 
 
-def test_every_task_has_the_configured_execution_timeout(dagbag) -> None:
+def test_every_task_has_the_configured_execution_timeout(office_dagbag) -> None:
     from datetime import timedelta
 
     from tthc.config import load_config
 
     limit = timedelta(minutes=load_config().tasks.execution_timeout_minutes)
-    tasks = dagbag.dags["tthc_monthly_report"].tasks
+    tasks = office_dagbag.dags["tthc_monthly_report"].tasks
     assert len(tasks) == 17
     assert {task.task_id: task.execution_timeout for task in tasks} == {task.task_id: limit for task in tasks}
 
@@ -131,7 +164,7 @@ def test_with_operators_to_notify_the_dag_carries_callbacks_and_a_deadline_and_s
     assert serialized["dag"]["deadline"]
 
 
-def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagbag) -> None:
+def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(office_dagbag) -> None:
     """The form is the standard provider's HITLEntryOperator, in Vietnamese, with defaults so a timeout goes on;
     the step after it runs when the form is skipped (the office not asked), so the report is still written."""
     from datetime import timedelta
@@ -139,7 +172,7 @@ def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagba
     from airflow.providers.standard.operators.hitl import HITLEntryOperator
     from airflow.serialization.serialized_objects import DagSerialization
 
-    dag = dagbag.dags["tthc_monthly_report"]
+    dag = office_dagbag.dags["tthc_monthly_report"]
     form = dag.get_task("district.office_inputs")
     assert isinstance(form, HITLEntryOperator)
     assert form.defaults == ["OK"] and form.options == ["OK"]
@@ -157,7 +190,7 @@ def test_office_form_is_a_required_action_that_never_blocks_a_skipped_unit(dagba
     assert "district.office_inputs" in tasks
 
 
-def test_sign_off_is_an_approval_after_the_report_that_never_blocks_a_unit_without_it(dagbag) -> None:
+def test_sign_off_is_an_approval_after_the_report_that_never_blocks_a_unit_without_it(office_dagbag) -> None:
     """The sign-off is the standard provider's ApprovalOperator right after write_report; a timeout takes Reject
     (the report stays a draft). Reject returns once to the inputs form, renders again and asks again: three tasks in
     the chain, each all_success, so a skipped sign_off (no sign-off configured) has the scheduler skip them without
@@ -167,7 +200,7 @@ def test_sign_off_is_an_approval_after_the_report_that_never_blocks_a_unit_witho
 
     from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLEntryOperator
 
-    dag = dagbag.dags["tthc_monthly_report"]
+    dag = office_dagbag.dags["tthc_monthly_report"]
     approval = dag.get_task("district.sign_off")
     assert isinstance(approval, ApprovalOperator)
     assert approval.defaults == ["Reject"] and approval.response_timeout == timedelta(days=3)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -179,6 +181,19 @@ class OfficeInputs(_Strict):
         return _check_addresses(value)
 
 
+@dataclass(frozen=True)
+class OfficeSteps:
+    """Which of the office's steps some unit's configuration uses: the DAG leaves the others out.
+
+    Why: a step no unit uses only ever skips itself, and each skip costs a task process start (2–5 s of
+    a worker slot on a small machine) per unit and month; with 102 units that is minutes of every month.
+    """
+
+    form: bool  # some unit's office is asked for its inputs (``ask``)
+    sign_off: bool  # some unit signs off its report (``sign_off``; with it the return to the form on Reject)
+    delivery: bool  # some unit's final report is mailed (``deliver_to``)
+
+
 class OfficeInputsConfig(_Strict):
     """``office_inputs`` in the file: ``defaults`` for every unit, overlaid per unit code by ``units``."""
 
@@ -196,6 +211,12 @@ class OfficeInputsConfig(_Strict):
             fields = "; ".join(f"office_inputs.units.{code}.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
                                for error in exc.errors())
             raise ConfigError(fields) from None
+
+    def steps(self, codes: Iterable[str]) -> OfficeSteps:
+        """The office's steps the units ``codes`` use between them (their own settings over the defaults)."""
+        settings = [self.for_unit(code) for code in codes]
+        return OfficeSteps(form=any(s.ask for s in settings), sign_off=any(s.sign_off for s in settings),
+                           delivery=any(s.deliver_to for s in settings))
 
 
 class Schedule(_Strict):
@@ -324,6 +345,10 @@ class PipelineConfig(_Strict):
         except UnitsError as exc:
             name = period if isinstance(period, str) else period.name
             raise UnitsError(f"period {name}: {exc}") from None
+
+    def office_steps(self) -> OfficeSteps:
+        """The office's steps any reporting unit of any structure uses (``OfficeInputsConfig.steps``)."""
+        return self.office_inputs.steps(unit.code for unit in self.all_reporting_units())
 
     def all_reporting_units(self) -> list[ReportingUnit]:
         """Every reporting unit of every entry of ``units``, oldest first (the trigger form offers them all)."""

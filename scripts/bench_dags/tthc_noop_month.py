@@ -9,11 +9,13 @@ the orchestration floor beside the real run's.
 
 The shape is `dags/tthc_monthly_report.py`'s: `plan_run`, one mapped task group `district` per unit with the
 same task ids, dependencies and trigger rules, then `consolidate_province`, `announce_province` and
-`summarize`. Every task does nothing but what decides the scheduler's work: a task that skips itself in the
-bundled configuration (no office asked: `office_inputs`; no sign-off: `sign_off`; no recipients:
-`deliver_report`) raises `AirflowSkipException` here too, so the same task instances start a process and the
-same ones (`revise_inputs`, `revise_report`, `sign_off_revised`: upstream skipped, `all_success`) are skipped
-by the scheduler without one. The district tasks return a small dict as the real ones do (one XCom each).
+`summarize`. The office's optional steps are in it exactly when they are in the real DAG: the bench passes
+`tthc.config.OfficeSteps` of the configuration in `TTHC_NOOP_STEPS` (JSON, read when the file is parsed).
+Every task does nothing but what decides the scheduler's work: an office step that is present but skips itself
+for a unit not using it (`office_inputs`, `sign_off`, `deliver_report`) raises `AirflowSkipException` here
+too, so the same task instances start a process and the same ones (`revise_inputs`, `revise_report`,
+`sign_off_revised`: upstream skipped, `all_success`) are skipped by the scheduler without one. The district
+tasks return a small dict as the real ones do (one XCom each).
 
 Only `airflow.sdk` is imported (no pandas, pyarrow, GX, `tthc`): the figure is Airflow's cost alone. The units
 come from the environment variable `TTHC_NOOP_UNITS` (JSON: `{"units": [plan_run's dicts], "complete": bool}`,
@@ -35,6 +37,9 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 DAG_ID = "tthc_noop_month"
 UNITS_ENV = "TTHC_NOOP_UNITS"
+STEPS_ENV = "TTHC_NOOP_STEPS"
+# The office's steps in the DAG (as tthc.config.OfficeSteps); none when unset, as in the bundled configuration.
+STEPS = {"form": False, "sign_off": False, "delivery": False, **json.loads(os.environ.get(STEPS_ENV) or "{}")}
 MAP_INDEX_KEY = "district_label"  # as tthc_airflow.district_task: the map index shows the unit's label
 MAP_INDEX_TEMPLATE = "{{ " + MAP_INDEX_KEY + " }}"
 NOOP_OUTPUTS = Asset(name="tthc_noop_province_outputs", uri="x-tthc-noop://province-outputs", group="tthc-bench")
@@ -85,7 +90,7 @@ with DAG(
 
     @task_group(group_id="district")
     def per_district(unit: dict[str, str]) -> None:
-        """One unit: the real group's thirteen tasks, doing nothing."""
+        """One unit: the real group's tasks, doing nothing."""
 
         @district_task()
         def extract_dossiers(unit: dict[str, str]) -> dict[str, str]:
@@ -141,11 +146,20 @@ with DAG(
 
         extracted = [extract_dossiers(unit), extract_feedback(unit)]
         checked = validate(unit)
-        office_form(unit) >> record_inputs(unit) >> checked
+        inputs = record_inputs(unit)
+        inputs >> checked
+        if STEPS["form"]:
+            office_form(unit) >> inputs
         written = write_report(unit)
         extracted >> checked >> compute_metrics(unit) >> written
-        (written >> sign_off(unit) >> revise_inputs(unit) >> revise_report(unit)
-         >> sign_off_revised(unit) >> finalize_report(unit) >> deliver_report(unit))
+        finalized = finalize_report(unit)
+        if STEPS["sign_off"]:
+            (written >> sign_off(unit) >> revise_inputs(unit) >> revise_report(unit)
+             >> sign_off_revised(unit) >> finalized)
+        else:
+            written >> finalized
+        if STEPS["delivery"]:
+            finalized >> deliver_report(unit)
 
     @task(trigger_rule="all_done", multiple_outputs=False)
     def consolidate_province(units: list[dict[str, str]] | None) -> dict[str, Any]:

@@ -38,16 +38,15 @@ PERIOD = "2023-11"
 LOGICAL_DATE = "2023-11-01T03:00:00Z"  # 10:00 on 1 November, Vietnam time: inside 2023-11 [10-15, 11-15)
 GROUP_TASKS = ["district.extract_dossiers", "district.extract_feedback", "district.validate",
                "district.compute_metrics", "district.write_report"]
-# The group's other tasks: the office's form (skipped, the bundled configuration asks nobody) and the
-# step that keeps its inputs. The README's rerun clears the five above; validate reads the kept inputs.
-FORM_TASKS = ["district.office_inputs", "district.record_inputs"]
-# After the report, cleared with it (downstream): the office's sign-off (skipped, nobody signs off in the
-# bundled configuration), its return to the form on Reject (skipped by the scheduler, never started: no
-# try), the report made final, its delivery (skipped, no recipients configured).
-REVISION = ["district.revise_inputs", "district.revise_report", "district.sign_off_revised"]
-AFTER_REPORT = ["district.sign_off", *REVISION, "district.finalize_report", "district.deliver_report"]
-# announce_province skips too: two of twelve districts make no complete period, so nothing is announced.
-SKIPPED = {"district.office_inputs", "district.sign_off", *REVISION, "district.deliver_report", "announce_province"}
+# The group's other task: the step that keeps the office's inputs (the bundled configuration asks no office,
+# so the form is not in the DAG). The README's rerun clears the five above; validate reads the kept inputs.
+FORM_TASKS = ["district.record_inputs"]
+# After the report, cleared with it (downstream): the report made final. Sign-off, its return to the form on
+# Reject and delivery are not in the DAG: the bundled configuration signs off nothing and mails nothing.
+REVISION: list[str] = []
+AFTER_REPORT = ["district.finalize_report"]
+# announce_province skips: two of twelve districts make no complete period, so nothing is announced.
+SKIPPED = {"announce_province"}
 # Downstream of every district: the province's consolidation and its announcement, then the run's summary.
 AFTER_DISTRICTS = [("consolidate_province", -1), ("announce_province", -1), ("summarize", -1)]
 SOURCES = {simulator_server.DOSSIERS_PATH: "dossiers", simulator_server.FEEDBACK_PATH: "feedback"}
