@@ -269,7 +269,11 @@ def main() -> int:
         summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
         labels = [unit["label"] for unit in plan(config, period, args.districts)]
         # The logical date is the period's start, as a scheduled run's is; the period is the one containing it.
-        code = run([sys.executable, "-m", "airflow", "dags", "test", args.dag_id,
+        # Through the executor, tasks are processes forked from this command's: tthc_airflow.preload imports
+        # pandas, pyarrow and GX there once instead of in every task (TTHC_PRELOAD=0: plain `airflow`).
+        airflow = ["-m", "tthc_airflow.preload"] if args.use_executor and env.get("TTHC_PRELOAD") != "0" else \
+            ["-m", "airflow"]
+        code = run([sys.executable, *airflow, "dags", "test", args.dag_id,
                     period.start.isoformat(), "--conf", json.dumps(conf),
                     *(["--use-executor"] if args.use_executor else [])], env, log, labels)
     finally:
