@@ -18,9 +18,11 @@ import importlib
 import sys
 import time
 
-# What the district tasks import (tthc.pipeline's steps): the landing, the quality gate, the report.
+# What the district tasks import (tthc.pipeline's steps): the landing, the quality gate, the report, and the
+# warehouse with its migrations (Alembic).
 HEAVY = ("pandas", "pyarrow", "pyarrow.parquet", "pyarrow.compute", "great_expectations",
-         "great_expectations.expectations", "docx", "docxtpl", "PIL.Image")
+         "great_expectations.expectations", "docx", "docxtpl", "PIL.Image", "tthc.warehouse",
+         "tthc.warehouse_migrations", "tthc.report")
 
 
 def preload() -> float:
