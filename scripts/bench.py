@@ -47,7 +47,7 @@ start and skip the same task instances. A month of many small units is bounded b
 start; that run shows the bound, and the line after the table gives it per started task instance.
 
     python scripts/bench.py [--size 100000] [--repeat 2] [--no-pdf]
-    python scripts/bench.py --month 2023-11 --scale 18        # twelve districts, about a million dossiers
+    python scripts/bench.py --month 2023-11 --scale 22        # twelve districts, 1,021,922 dossiers
     python scripts/bench.py --month 2026-11 --scale 2         # 102 communes and wards
     make bench
 """
