@@ -100,23 +100,17 @@ def json_type(value: Any) -> str:
 # fast path of ``type_problems``, which runs on every field of every record. Anything else goes through
 # ``json_type`` (subclasses, wrong types), so the answer is the same as checking ``json_type`` alone.
 _FINE = {"string": (str,), "integer": (int,), "boolean": (bool,), "object": (dict,), "number": (int, float)}
-_PLANS: dict[int, tuple[tuple[str, str, str, frozenset[type], str], ...]] = {}
+Plan = tuple[tuple[str, str, str, frozenset[type], str], ...]
 
 
-def _plan(types: Mapping[str, str]) -> tuple[tuple[str, str, str, frozenset[type], str], ...]:
-    """(name, head, member, fine exact types, expected) per field of a contract; the two contracts' are kept."""
-    plan = _PLANS.get(id(types))
-    if plan is None:
-        plan = tuple((name, *_split(name), frozenset((type(None), *_FINE.get(expected, ()))), expected)
-                     for name, expected in types.items())
-        if types is DOSSIER_JSON_TYPES or types is FEEDBACK_JSON_TYPES:  # module constants: their ids stay theirs
-            _PLANS[id(types)] = plan
-    return plan
+def _plan(types: Mapping[str, str]) -> Plan:
+    """(name, head, member, fine exact types, expected) per field of a contract."""
+    return tuple((name, name.partition(".")[0], name.partition(".")[2],
+                  frozenset((type(None), *_FINE.get(expected, ()))), expected) for name, expected in types.items())
 
 
-def _split(name: str) -> tuple[str, str]:
-    head, _, member = name.partition(".")
-    return head, member
+# The two contracts' plans, made once: type_problems runs on every record of every page.
+_PLANS = {id(DOSSIER_JSON_TYPES): _plan(DOSSIER_JSON_TYPES), id(FEEDBACK_JSON_TYPES): _plan(FEEDBACK_JSON_TYPES)}
 
 
 def type_problems(raw: Mapping[str, Any], types: Mapping[str, str]) -> list[TypeProblem]:
@@ -127,7 +121,7 @@ def type_problems(raw: Mapping[str, Any], types: Mapping[str, str]) -> list[Type
     the quality results and the pages people open. Only its name and its type are ever kept.
     """
     problems = []
-    for name, head, member, fine, expected in _plan(types):
+    for name, head, member, fine, expected in _PLANS.get(id(types)) or _plan(types):
         value = raw.get(head)
         if member:
             if type(value) is not dict and not isinstance(value, Mapping):
