@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import fresh_databases
+from tthc_airflow.turnaround import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -245,6 +246,14 @@ def test_compose_common_environment_keeps_the_official_keys() -> None:
     assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg"
     assert env["_PIP_ADDITIONAL_REQUIREMENTS"] == "", "nothing is installed when a container starts"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+
+
+def test_compose_frees_a_slot_when_its_task_ends_as_every_deployment_of_ours() -> None:
+    """The workers' turnaround settings are the ones run_month and the scheduler tests use (one source)."""
+    env = compose()["x-airflow-common"]["environment"]
+    assert {key: str(env.get(key)) for key in SETTINGS} == SETTINGS
+    assert int(SETTINGS["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"]) * int(
+        SETTINGS["AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS"]) >= 15, "an API server away 15 s kills no task"
 
 
 def test_official_volume_targets_are_volumes_or_baked_into_the_image() -> None:
