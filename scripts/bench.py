@@ -667,7 +667,7 @@ def bench_month(period_name: str, scale: int, districts: list[str], executor: bo
     if summary["districts"] != len(units):
         raise AssertionError(f"the run reported {summary['districts']} unit(s), the no-op plans {len(units)}")
     records = totals["dossiers"] + totals["feedback"]
-    how = "LocalExecutor (`dags test --use-executor`)" if executor else "serial (`dags test`)"
+    how = "the scheduler with its LocalExecutor" if executor else "serial (`dags test`)"
     lines = [f"Period {period.name}, {len(codes)} unit(s), simulator at scale {scale}: {totals['dossiers']:,} "
              f"dossiers and {totals['feedback']:,} feedback items; {summary['reports_written']} report(s); {how}.\n",
              "| run | seconds | records/s | floor s | ratio |", "|---|---:|---:|---:|---:|",

@@ -9,7 +9,7 @@ Airflow home and replaces the period's files and warehouse rows with identical o
 
     python scripts/run_month.py [--period YYYY-MM] [--districts 872 874] [--fault-rate 0.3]
     python scripts/run_month.py --standalone    # the Airflow UI with the same DAG and simulator
-    python scripts/run_month.py --use-executor  # tasks in parallel through the LocalExecutor (PostgreSQL)
+    python scripts/run_month.py --use-executor  # under the scheduler: tasks in parallel (LocalExecutor, PostgreSQL)
     python scripts/run_month.py --source-url http://127.0.0.1:8089   # a simulator already running
 """
 
@@ -30,14 +30,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
-from tthc.config import load_config  # noqa: E402
+from scheduled_run import RestClient, run_scheduled  # noqa: E402  (beside this script)
+
+from tthc.config import ConfigError, load_config  # noqa: E402
 from tthc.locations import run_summary_path  # noqa: E402
-from tthc.periods import LOCAL_TZ, latest_closed_period, parse_period  # noqa: E402
+from tthc.periods import LOCAL_TZ, PeriodError, latest_closed_period, parse_period  # noqa: E402
 from tthc.pipeline import plan  # noqa: E402
 from tthc_airflow.turnaround import with_turnaround  # noqa: E402
 
 SIM_TOKEN = "sim-one-stop-token"
 SIM_KEY = "sim-hotline-key"
+RUN_USER = "tthc_run_month"  # the REST API's user of a run under the scheduler (this home's API server only)
 
 
 def say(message: str) -> None:
@@ -110,12 +113,13 @@ def start_simulator(env: dict[str, str], fault_rate: float) -> tuple[subprocess.
     raise SystemExit("the simulator did not start; run `python -m simulator --port 8089` to see why")
 
 
-def start_api_server(env: dict[str, str], home: Path) -> subprocess.Popen[bytes]:
-    """``airflow api-server`` on a free loopback port, for tasks run through an executor.
+def start_api_server(env: dict[str, str], home: Path) -> tuple[subprocess.Popen[bytes], RestClient]:
+    """``airflow api-server`` on a free loopback port for a run under the scheduler, and a REST client of it.
 
     Why: in Airflow 3 a task process does not touch the metadata database; it reports to the API server's
-    execution API, which checks the token it was given with the shared JWT secret. ``dags test`` without an
-    executor runs the tasks in its own process and needs none.
+    execution API, which checks the token it was given with the shared JWT secret. The run itself is created
+    through the REST API (as an operator's client does), signed in as a user of this home only, whose random
+    password is written for the simple auth manager (mode 0600) and never printed.
     """
     import secrets
     import socket
@@ -126,8 +130,15 @@ def start_api_server(env: dict[str, str], home: Path) -> subprocess.Popen[bytes]
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
+    password = secrets.token_urlsafe(16)
+    passwords = home / "run-month-passwords.json"
+    passwords.touch(mode=0o600)
+    passwords.chmod(0o600)
+    passwords.write_text(json.dumps({RUN_USER: password}), encoding="utf-8")
     env.update({"AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__WORKERS": "1",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/"})
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{RUN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords)})
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(32))
     log = (home / "api-server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "airflow", "api-server"], cwd=ROOT, env=env, stdout=log,
@@ -135,8 +146,10 @@ def start_api_server(env: dict[str, str], home: Path) -> subprocess.Popen[bytes]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if requests.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return proc
+            answer = requests.post(f"{base}/auth/token", json={"username": RUN_USER, "password": password},
+                                   timeout=5)
+            if answer.status_code == 201:
+                return proc, RestClient(base, answer.json()["access_token"])
         except requests.RequestException:
             pass
         time.sleep(1)
@@ -209,7 +222,8 @@ def main() -> int:
     parser.add_argument("--databases", default="tthc",
                         help="names of those databases: <this>_airflow and <this>_warehouse (default tthc)")
     parser.add_argument("--use-executor", action="store_true",
-                        help="run the tasks through the LocalExecutor, in parallel (one per core), not one by one")
+                        help="run the month under the scheduler (LocalExecutor: tasks in parallel, one per core), "
+                             "not one by one in `dags test`")
     parser.add_argument("--source-url", help="the source systems' base URL, instead of starting the bundled "
                                              "simulator (which must accept the simulator's credentials)")
     # scripts/bench.py runs its no-op DAG of the same shape (its orchestration floor) exactly this way.
@@ -262,21 +276,25 @@ def main() -> int:
             say("starting `airflow standalone`: open http://127.0.0.1:8080, DAG tthc_monthly_report (the report "
                 "of a month: Trigger, logical date = any day of the period)")
             return run([sys.executable, "-m", "airflow", "standalone"], env)
-        api_server = start_api_server(env, home) if args.use_executor else None
+        api_server, rest = start_api_server(env, home) if args.use_executor else (None, None)
         conf = {"districts": args.districts or None}
         say(f"running DAG {args.dag_id} for period {period.name} "
             f"[{period.start_date}, {period.end_date}) ({convention}), districts: {args.districts or 'all'}")
         log = home / f"run-{period.name}.log"
         summary_file.unlink(missing_ok=True)  # never show the summary of an earlier run
-        labels = [unit["label"] for unit in plan(config, period, args.districts)]
+        try:
+            labels = [unit["label"] for unit in plan(config, period, args.districts)]
+        except (PeriodError, ConfigError) as exc:  # the DAG's plan_run would refuse the same way
+            raise SystemExit(f"{type(exc).__name__}: {exc}") from None
         # The logical date is the period's start, as a scheduled run's is; the period is the one containing it.
-        # Through the executor, tasks are processes forked from this command's: tthc_airflow.preload imports
-        # pandas, pyarrow and GX there once instead of in every task (TTHC_PRELOAD=0: plain `airflow`).
-        airflow = ["-m", "tthc_airflow.preload"] if args.use_executor and env.get("TTHC_PRELOAD") != "0" else \
-            ["-m", "airflow"]
-        code = run([sys.executable, *airflow, "dags", "test", args.dag_id,
-                    period.start.isoformat(), "--conf", json.dumps(conf),
-                    *(["--use-executor"] if args.use_executor else [])], env, log, labels)
+        if args.use_executor:  # as a deployment runs it: the scheduler, its LocalExecutor and the DAG processor
+            say(f"scheduler and DAG processor starting; each task's log under {home / 'logs'}")
+            log = home / "logs"
+            assert rest is not None
+            code = run_scheduled(env, home, rest, args.dag_id, period.start, conf, labels)
+        else:
+            code = run([sys.executable, "-m", "airflow", "dags", "test", args.dag_id, period.start.isoformat(),
+                        "--conf", json.dumps(conf)], env, log, labels)
     finally:
         for process in (simulator, api_server):
             if process is not None:
@@ -297,7 +315,7 @@ def main() -> int:
         for warning in summary["warnings"]:
             print(f"   warning: {warning}")
         say(f"reports are in {summary_file.parent}")
-    say(f"full log: {log}")
+    say(f"{'task logs' if args.use_executor else 'full log'}: {log}")
     if code != 0:
         say("the run FAILED: see the log above for the failing task")
     return code
