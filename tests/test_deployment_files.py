@@ -221,6 +221,10 @@ def connection_ids_in_code() -> set[str]:
 
 # --- the compose file against the official one ------------------------------------------------------------------
 
+# The official command run through tthc_airflow.preload (the same airflow command, libraries imported first).
+_OURS_BEHIND_PRELOAD = {("airflow-worker", "command"): (["python", "-m", "tthc_airflow.preload", "celery", "worker"],)}
+
+
 def test_compose_keeps_the_official_services_health_checks_and_profiles() -> None:
     services = compose()["services"]
     for name, official in OFFICIAL_SERVICES.items():
@@ -228,7 +232,8 @@ def test_compose_keeps_the_official_services_health_checks_and_profiles() -> Non
         ours = services[name]
         for key in ("healthcheck", "command", "profiles", "user"):
             if key in official:
-                assert ours.get(key) == official[key], (name, key, ours.get(key))
+                assert ours.get(key) in (official[key], *_OURS_BEHIND_PRELOAD.get((name, key), ())), \
+                    (name, key, ours.get(key))
         if "healthcheck" not in official:
             assert "healthcheck" not in ours or name == "airflow-init", name
         for dependency, condition in official.get("depends_on", {}).items():
@@ -246,6 +251,15 @@ def test_compose_common_environment_keeps_the_official_keys() -> None:
     assert env["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg"
     assert env["_PIP_ADDITIONAL_REQUIREMENTS"] == "", "nothing is installed when a container starts"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+
+
+def test_the_celery_worker_runs_the_official_command_behind_the_preload() -> None:
+    """The worker's command is ``airflow celery worker`` with the tasks' libraries imported in its process first."""
+    command = compose()["services"]["airflow-worker"]["command"]
+    assert command[:3] == ["python", "-m", "tthc_airflow.preload"]
+    assert command[3:] == OFFICIAL_SERVICES["airflow-worker"]["command"].split()
+    image = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "PYTHONPATH=/opt/airflow/plugins" in image, "python -m finds tthc_airflow only on the image's path"
 
 
 def test_compose_frees_a_slot_when_its_task_ends_as_every_deployment_of_ours() -> None:

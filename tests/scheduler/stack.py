@@ -212,12 +212,16 @@ def component_env(home: Path, data_root: Path, metadata_url: str, warehouse_url:
     return with_turnaround(env)  # as every deployment of ours: a slot freed when its task ends
 
 
-def start_component(name: str, args: list[str], env: dict[str, str], logs: Path) -> Component:
-    """``airflow <args>`` in a new session (its own process group), stdout and stderr to ``<logs>/<name>.log``."""
+def start_component(name: str, args: list[str], env: dict[str, str], logs: Path, preload: bool = False) -> Component:
+    """``airflow <args>`` in a new session (its own process group), stdout and stderr to ``<logs>/<name>.log``.
+
+    ``preload``: through ``tthc_airflow.preload``, as docker-compose.yaml starts the Celery worker.
+    """
     log = logs / f"{name}.log"
     handle = log.open("wb")
+    airflow = [str(VENV_BIN / "python"), "-m", "tthc_airflow.preload"] if preload else [str(VENV_BIN / "airflow")]
     try:
-        process = subprocess.Popen([str(VENV_BIN / "airflow"), *args], cwd=ROOT, env=env, stdout=handle,
+        process = subprocess.Popen([*airflow, *args], cwd=ROOT, env=env, stdout=handle,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     finally:
         handle.close()  # the child keeps its own descriptor
@@ -255,4 +259,4 @@ def start_celery_worker(name: str, env: dict[str, str], logs: Path, concurrency:
                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
     queue = env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
     return start_component(name, ["celery", "worker", "--celery-hostname", name, "--queues", queue,
-                                  "--concurrency", str(concurrency)], worker_env, logs)
+                                  "--concurrency", str(concurrency)], worker_env, logs, preload=True)

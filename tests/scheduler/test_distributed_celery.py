@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -161,3 +162,13 @@ def test_no_shared_disk_was_used(airflow_stack: AirflowStack, month: dict[str, A
     assert not [p for p in local.rglob("*") if p.is_file()], sorted(map(str, local.rglob("*")))[:20]
     root = Path(__file__).resolve().parents[2]
     assert not (root / "s3:").exists() and not (airflow_stack.home / "s3:").exists()
+
+
+def test_each_worker_forked_its_tasks_with_the_libraries_imported(airflow_stack: AirflowStack,
+                                                                   month: dict[str, Any]) -> None:
+    """Started as docker-compose.yaml starts them (``python -m tthc_airflow.preload celery worker``), the workers
+    imported pandas, pyarrow and GX once, before their pool forked, and still ran their share of the month."""
+    for name in WORKERS:
+        log = Path(airflow_stack.components[name].log).read_text(encoding="utf-8", errors="replace")
+        assert re.search(r"tthc_airflow\.preload: .*great_expectations.* imported in [\d.]+ s", log), name
+        assert any(ti["hostname"] == name and ti["state"] == "success" for ti in month["tis"].values()), name
