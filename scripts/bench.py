@@ -37,8 +37,9 @@ the simulator's ratio to dossiers. Sizes: ``--size`` and its 1/10 and 1/100. Sec
 before each stage through ``/proc/self/clear_refs``) and that peak above the resident set at the stage's
 start.
 
-A whole month is measured with ``--month``: the DAG through ``scripts/run_month.py`` (LocalExecutor,
-parallelism one task per core, PostgreSQL when one answers) against the simulator at ``--scale`` (every
+A whole month is measured with ``--month``: the DAG through ``scripts/run_month.py --use-executor`` (under
+the scheduler with its LocalExecutor, as a deployment runs it; parallelism one task per core, PostgreSQL when
+one answers) against the simulator at ``--scale`` (every
 window served that many times), beside its floor: a plain script that pages through the same units'
 pages and computes the month's counts with pandas, checked to read the same number of dossiers, and
 the orchestration floor: a no-op DAG of the same shape (``scripts/bench_dags/tthc_noop_month.py``: the same
@@ -603,7 +604,7 @@ def task_starts(databases: str, dag_id: str) -> TaskStarts | None:
             rows: list[Any] = list(conn.execute(text("select task_id, state, pid is not null, count(*) "
                                                      "from task_instance where dag_id = :dag group by 1, 2, 3"),
                                                 {"dag": dag_id}))
-            # run_after, not start_date: `dags test` sets a run's start_date to its logical date.
+            # run_after (the run's creation), not start_date: a `dags test` run's start_date is its logical date.
             seconds = conn.execute(text("select extract(epoch from max(end_date) - min(run_after)) from dag_run "
                                         "where dag_id = :dag"), {"dag": dag_id}).scalar()
         engine.dispose()
@@ -622,7 +623,7 @@ def noop_month(period: Any, units: list[dict[str, str]], complete: bool, url: st
     """The orchestration floor: the no-op DAG of the same shape (``scripts/bench_dags``), run as the real one is.
 
     Why through ``run_month.py`` too: the same executor, parallelism, API server, PostgreSQL, ``db migrate`` of a
-    new database and ``dags test``, so what differs from the real run's time is the tasks' work alone. Its units
+    new database and the scheduler, so what differs from the real run's time is the tasks' work alone. Its units
     are the real run's (``tthc.pipeline.plan`` for the same period and districts), passed in the environment.
     """
     from tthc.config import load_config

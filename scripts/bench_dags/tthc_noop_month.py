@@ -4,8 +4,8 @@
 Why: a month of many small units is bounded less by its steps than by what Airflow spends per task
 instance (a queued task, a new process that parses its DAG file, the execution API's calls, the scheduler's
 loop). `scripts/bench.py --month` runs this DAG exactly as it runs the real one (`scripts/run_month.py
---use-executor`: LocalExecutor, one task process per core, PostgreSQL, API server) and prints its time as
-the orchestration floor beside the real run's.
+--use-executor`: the scheduler with its LocalExecutor, one task process per core, PostgreSQL, API server)
+and prints its time as the orchestration floor beside the real run's.
 
 The shape is `dags/tthc_monthly_report.py`'s: `plan_run`, one mapped task group `district` per unit with the
 same task ids, dependencies and trigger rules, then `consolidate_province`, `announce_province` and
