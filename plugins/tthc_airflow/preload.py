@@ -7,8 +7,9 @@ about 2.5 s of CPU), in every unit and every month: with a hundred units, minute
 once in the parent before the executor starts, they are in every forked task process already (pages shared
 copy-on-write), and the tasks' own ``import`` finds them.
 
-Only for commands whose processes fork the tasks (``scheduler``, ``dags test``); the DAG processor and the
-API server never need these libraries and keep their own start. It costs the parent about 250 MB resident.
+Only for commands whose processes fork the tasks (``scheduler`` with the LocalExecutor, ``celery worker``,
+whose prefork pool and task processes fork from it, ``dags test``); the DAG processor and the API server
+never need these libraries and keep their own start. It costs the parent about 250 MB resident.
 Imports that start no thread: forking after them is safe.
 """
 
