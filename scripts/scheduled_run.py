@@ -73,20 +73,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def scheduler_and_dag_processor(env: dict[str, str], home: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The scheduler (preloaded) and the DAG processor, stopped on exit whatever happened."""
+def scheduler_and_dag_processor(env: dict[str, str], home: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """The scheduler (preloaded) and the DAG processor by name, stopped on exit whatever happened."""
     preload = ["-m", "tthc_airflow.preload"] if env.get("TTHC_PRELOAD") != "0" else ["-m", "airflow"]
-    started = [_start("scheduler", [*preload, "scheduler"], env, home),
-               _start("dag-processor", ["-m", "airflow", "dag-processor"], env, home)]
+    started = {"scheduler": _start("scheduler", [*preload, "scheduler"], env, home),
+               "dag-processor": _start("dag-processor", ["-m", "airflow", "dag-processor"], env, home)}
     try:
         yield started
     finally:
-        for process in started:
+        for process in started.values():
             _stop(process)
 
 
-def _alive(components: list[subprocess.Popen[bytes]], home: Path) -> None:
-    for process, name in zip(components, ("scheduler", "dag-processor"), strict=True):
+def _alive(components: dict[str, subprocess.Popen[bytes]], home: Path) -> None:
+    """Stop the run, naming the component and its log, when one of them has died."""
+    for name, process in components.items():
         if process.poll() is not None:
             raise SystemExit(f"the {name} stopped (exit code {process.returncode}): see {home / (name + '.log')}")
 
